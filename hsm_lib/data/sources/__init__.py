@@ -1,0 +1,1 @@
+"""Scanners that turn installed/downloaded sound collections into :class:`~hsm_lib.data.records.Recording` lists."""

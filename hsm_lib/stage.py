@@ -1,0 +1,63 @@
+"""Run one pipeline stage: execute its notebook headless with papermill.
+
+``python -m hsm_lib.stage data`` resolves the active profile from params.yaml and passes
+the profile's section for that stage to the notebook's ``parameters`` cell. The executed
+notebook is written beside the stage's data (data/<profile>/notebooks/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+from hsm_lib import paths
+from hsm_lib.config import active_profile, load_params, profile_section
+
+# stage name -> (notebook, params.yaml section it reads)
+STAGES = {
+    "data": ("01_data", "data"),
+}
+
+
+def run_stage(stage: str, profile: str | None = None) -> None:
+    import papermill as pm
+
+    if stage not in STAGES:
+        raise SystemExit(f"unknown stage '{stage}'; known: {', '.join(STAGES)}")
+    notebook, section = STAGES[stage]
+    params = load_params()
+    profile = profile or active_profile(params)
+    out = paths.executed_notebook(profile, notebook)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    t0 = time.time()
+    pm.execute_notebook(
+        str(paths.NOTEBOOKS / f"{notebook}.ipynb"), str(out),
+        parameters={"profile": profile, "params": profile_section(section, profile, params)},
+        kernel_name="python3", progress_bar=False, cwd=str(paths.NOTEBOOKS),
+    )
+    seconds = time.time() - t0
+    # The notebook runs in a kernel subprocess: its peak RSS is the children's maximum (KiB on Linux).
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    timing = {"stage": stage, "profile": profile, "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb, 1)}
+    from hsm_lib.io import atomic_write_text
+
+    atomic_write_text(paths.reports_dir(profile) / "timings" / f"{stage}.json", json.dumps(timing, indent=1) + "\n")
+    print(f"[stage {stage}] profile={profile} done in {seconds:.1f} s, peak RSS {peak_mb:.0f} MB -> {out}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("stage", choices=sorted(STAGES))
+    ap.add_argument("--profile", default=None, help="override params.yaml's profile")
+    args = ap.parse_args(argv)
+    run_stage(args.stage, args.profile)
+
+
+if __name__ == "__main__":
+    main()

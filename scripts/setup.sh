@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Set up everything the project needs, idempotently: Debian sound packages and tools,
+# a virtual environment with the Python packages, and the DVC repository.
+# A second run only checks, so it takes seconds.
+#   HSM_VENV   where the virtual environment lives (default: .venv in the checkout)
+#   HSM_SKIP_APT=1  do not try apt-get (the corpus is then built from what is available)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+VENV="${HSM_VENV:-$ROOT/.venv}"
+
+# Real recordings and tools from DATA.md. Each line: package  what it gives the corpus.
+DEBIAN_PACKAGES=(
+  hydrogen-drumkits            # real drum hits (14 kits)
+  gcompris-qt-data             # instruments, animals, effects (inside .rcc archives)
+  wesnoth-1.16-data            # game sound effects
+  lmms-common                  # LMMS samples
+  asterisk-core-sounds-en-wav  # real speech prompts
+  espeak-ng                    # synthetic male and female speech
+  fluid-soundfont-gm           # General MIDI soundfont for MUSIC-synth (zero-shot only)
+  libfluidsynth3               # renders the soundfont (pyfluidsynth)
+  libsndfile1                  # soundfile's library
+  opus-tools                   # Opus, the real codec beside ours (Table VIII)
+  ffmpeg
+  sox
+  git
+)
+
+missing_debian() {
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "${HSM_SKIP_APT:-0}" != 1 ]; then
+  MISSING="$(missing_debian)"
+  if [ -n "$MISSING" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    echo "[setup] installing Debian packages: $MISSING"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $MISSING >/dev/null
+  else
+    echo "[setup] Debian packages: all present"
+  fi
+else
+  echo "[setup] apt-get not available (or HSM_SKIP_APT=1): real-sound sources that need Debian packages"
+  echo "        may be missing; 'python -m hsm_lib.data.sources' lists what is found, and the corpus"
+  echo "        is built from what is available (reports/table1_test_sets.md says which sources were used)."
+fi
+
+# Python environment. A stamp keyed by the dependency files makes the second run instant.
+PY="${PYTHON:-python3}"
+STAMP="$VENV/.hsm-setup-stamp"
+WANT="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating virtual environment at $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
+  echo "[setup] installing Python packages (first time: a few minutes, ~6 GB)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e . 2>&1 | grep -v "is ignored: it is neither" || true
+  "$VENV/bin/python" -c "import hsm_lib, torch, torchaudio" 
+  echo "$WANT" > "$STAMP"
+else
+  echo "[setup] Python packages: up to date"
+fi
+
+# DVC needs a git repository; a tarball checkout gets one.
+if [ ! -d .git ]; then git init -q; fi
+echo "[setup] done"
