@@ -10,6 +10,7 @@ fixed number of frames and normalised with the corpus mean/std from the data sta
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,16 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> n
     if orig_sr <= 0:
         raise AudioError(f"invalid sample rate {orig_sr}")
     g = math.gcd(int(orig_sr), int(target_sr))
-    out = torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
-                                         int(orig_sr) // g, int(target_sr) // g)
+    with torch.no_grad():
+        out = _resampler(int(orig_sr) // g, int(target_sr) // g)(
+            torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
     return out.numpy()
+
+
+@lru_cache(maxsize=64)
+def _resampler(orig: int, new: int) -> torchaudio.transforms.Resample:
+    # Building the sinc kernel costs more than applying it to a short sound: keep it.
+    return torchaudio.transforms.Resample(orig, new)
 
 
 def load_audio(path: str | Path, target_sr: int = SAMPLE_RATE) -> np.ndarray:

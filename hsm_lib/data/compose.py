@@ -61,7 +61,8 @@ def _place(rec: Recording, audio: np.ndarray, window: tuple[int, int], cfg: Comp
     """Place one recording in [window) of ``out`` 1..max_repeats times; return the Event."""
     lo, hi = window
     span = hi - lo
-    rate = 1.0 if rec.family in ("speech",) else rng.uniform(*cfg.rate_range)
+    # Rates on a 1% grid: as varied as the ear needs, and resampling kernels can be reused.
+    rate = 1.0 if rec.family in ("speech",) else round(rng.uniform(*cfg.rate_range), 2)
     sound = _vary(audio, rate)
     if sound.size > span:  # long recordings: a random excerpt that fits the window
         start = rng.randrange(0, sound.size - span + 1)

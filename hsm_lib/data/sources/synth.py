@@ -398,9 +398,11 @@ def _phone_ringing(plan: Plan, rng: np.random.Generator, sr: int) -> np.ndarray:
     n = plan.n_samples(sr)
     f1 = plan.pick(rng, high=(1000, 1500), low=(400, 600))
     f2 = f1 * (rng.uniform(1.2, 1.3) if plan.pitch == "high" else rng.uniform(1.08, 1.15))
-    tones = _harmonic_tone(f1, sr, n, [1.0]) + _harmonic_tone(f2, sr, n, [1.0])
-    if rng.random() < 0.5:  # electronic ringers warble: a fast square-ish trill
-        tones *= 0.5 + 0.5 * np.tanh(4 * np.sin(2 * np.pi * rng.uniform(15, 25) * _time(n, sr)))
+    if rng.random() < 0.5:  # mechanical bell-style ringer: both tones sound together
+        tones = _harmonic_tone(f1, sr, n, [1.0]) + _harmonic_tone(f2, sr, n, [1.0])
+    else:  # electronic ringer: warbles between the two tones 15-25 times a second
+        switch = 0.5 + 0.5 * np.tanh(4 * np.sin(2 * np.pi * rng.uniform(15, 25) * _time(n, sr)))
+        tones = _harmonic_tone(f1 + (f2 - f1) * switch, sr, n, [1.0, 0.2])
     on = plan.every(rng, fast=(0.2, 0.35), slow=(1.0, 1.5))
     gap = plan.every(rng, fast=(0.15, 0.3), slow=(1.2, 2.0))
     starts = _onsets(rng, plan.duration, on + gap, start=0.05, tail=0.1, jitter=0.0)
