@@ -82,7 +82,7 @@ RULES: tuple[TagRule, ...] = (
     _r("engine", r"\bengines?\b|\bhelicopter\b|\brocket\b|\bfactory\b|\bmachine\w*|\bmotor\w*|\bcar\b|\bcars\b|\bhum\b|\bidl\w*|\btraffic\b|\bdrone\b", "an engine", "hums", "humming", "vehicle"),
     _r("train", r"\btrains?\b|\brailway\b|\blocomotive\b", "a train", "passes", "passing", "vehicle"),
     _r("siren", r"\bsirens?\b|\bwail\w*|\bambulance\b|\bpolice\b", "a siren", "wails", "wailing", "alarm"),
-    _r("alarm", r"\balarm\w*|\bmorse\b|\bbeep\w*|\bbuzzer\b|\bbuzz\b", "an alarm", "beeps", "beeping", "alarm"),
+    _r("alarm", r"\balarm\w*|\bmorse\b|\bbeep\w*|\bbuzzer\b|\bbuzz\b", "an alarm", "beeps", "beeping"),
     _r("telephone", r"\bphones?\b|\btelephone\b|\bringing\b|\bring(tone)?\b|\bdial\w*", "a telephone", "rings", "ringing", "alarm"),
     _r("clock", r"\bclock\b|\btick\w*|\bmetronome\b", "a clock", "ticks", "ticking"),
     _r("ship", r"\bships?\b|\bboats?\b|\bcreak\w*", "a ship", "creaks", "creaking"),
