@@ -127,7 +127,7 @@ RULES: tuple[TagRule, ...] = (
     _r("trumpet", r"\btrumpets?\b|\bbrass\b|\bfanfare\w*|\bhorns?\b|\bbugle\b|\btrombone\b", "a trumpet", "plays", "playing", "brass"),
     _r("tuba", r"\btubas?\b", "a tuba", "plays", "playing", "brass"),
     _r("xylophone", r"\bxylophone\w*|\bmarimba\b|\bvibraphone\b|\bvibra\b|\bglockenspiel\b", "a xylophone", "plays", "playing", "mallets"),
-    _r("synth", r"\bsynth\w*|\btechno\w*|\brave\w*|\bstab\b|\bsweep\b|\bchord\b|\blead\b|\bsquare\b|\bsaw\b|\bjuno\b|\bnord\b|\bkorg\b|\bmoog\b", "a synthesizer", "plays", "playing", "synth"),
+    _r("synth", r"\bsynth\w*|\btechno\w*|\brave\w*|\bstab\b|\bsweep\b|\bchord\b|\blead\b|\bsquare\b|\bsaw\b|\bjuno\b|\bnord\b|\bkorg\b|\bmoog\b", "a synthesizer", "plays", "playing"),
     _r("music", r"\bmusic\b|\bsymphony\b|\borchestra\w*|\bsong\b|\bsing\w*|\bopera\b|\btune\b|\bmelody\b|\bdidgeridoo\b|\bmariachi\b", "music", "plays", "playing"),
     _r("harmonic tone", r"\bharmonic note\b|\bnote\b|\btone\b|\bsine\b|\bbeep tone\b", "a tone", "sounds", "sounding"),
 )
