@@ -46,8 +46,9 @@ profile = "smoke"
 params = None  # the profile's `data` section of params.yaml; None reads it from params.yaml
 """),
     ("code", """
-import logging
 import json
+import logging
+import textwrap
 import numpy as np
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -84,10 +85,10 @@ rec_counts.loc["total"] = rec_counts.sum()
 rec_counts
 """),
     ("code", """
-tags = pd.Series(summary["recordings_per_tag"]).sort_values()
-fig, axes = plt.subplots(1, 2, figsize=(13, max(4, len(tags) * 0.16)), gridspec_kw={"width_ratios": [1, 2]})
+tags = pd.Series(summary["recordings_per_tag"]).sort_values().tail(40)
+fig, axes = plt.subplots(1, 2, figsize=(13, 7), gridspec_kw={"width_ratios": [1, 2]})
 rec_counts.drop("total")[["train", "val", "test"]].plot.barh(stacked=True, ax=axes[0], title="recordings per source")
-tags.plot.barh(ax=axes[1], title="recordings per unified tag", fontsize=7)
+tags.plot.barh(ax=axes[1], logx=True, title=f"recordings per unified tag (top {len(tags)}, log scale)", fontsize=7)
 plt.tight_layout()
 """),
     ("md", "## Table I analog: the test sets"),
@@ -101,7 +102,7 @@ fig, axes = plt.subplots(1, len(show), figsize=(4 * len(show), 3))
 for ax, c in zip(np.atleast_1d(axes), show):
     wave = audio[c["index"]].astype(np.float32) / 32768
     ax.imshow(fbank(wave, cfg.fbank_frames).T.numpy(), origin="lower", aspect="auto", cmap="magma")
-    ax.set_title(c["captions"][0][:45], fontsize=8)
+    ax.set_title(textwrap.fill(c["captions"][0], 40), fontsize=8)
     ax.set_xlabel("frame (10 ms)"); ax.set_ylabel("mel bin")
 plt.tight_layout()
 """),
@@ -113,6 +114,15 @@ for i in range(min(3, len(mixed))):
     ex, rm = t["instructions"]["extraction"]["text"], t["instructions"]["removal"]["text"]
     display(Markdown(f"**{t['id']}** · SNR {t['snr_db']:+.1f} dB · extraction: *{ex}* · removal: *{rm}*"))
     display(Audio(t["mixture"], rate=cfg.sample_rate), Audio(t["target"], rate=cfg.sample_rate))
+"""),
+    ("code", """
+t = mixed[0]
+fig, axes = plt.subplots(1, 3, figsize=(14, 3), sharey=True)
+for ax, key in zip(axes, ("mixture", "target", "other")):
+    ax.imshow(fbank(t[key], cfg.fbank_frames).T.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-15, vmax=5)
+    ax.set_title(f"{key}: {textwrap.shorten(t.get(key + '_caption', t['target_caption'] if key == 'target' else ''), 50)}", fontsize=8)
+axes[0].set_ylabel("mel bin")
+plt.tight_layout()
 """),
 ]
 
