@@ -45,9 +45,9 @@ if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     echo "[setup] Debian packages: all present"
   fi
 else
-  echo "[setup] apt-get not available (or HSM_SKIP_APT=1): real-sound sources that need Debian packages"
-  echo "        may be missing; 'python -m hsm_lib.data.sources' lists what is found, and the corpus"
-  echo "        is built from what is available (reports/table1_test_sets.md says which sources were used)."
+  echo "[setup] apt-get not available (or HSM_SKIP_APT=1): the real-sound sources that come from Debian"
+  echo "        packages may be missing (listed below); the corpus is built from what is available and"
+  echo "        reports/table1_test_sets.md says which sources each run used."
 fi
 
 # Python environment. A stamp keyed by the dependency files makes the second run instant.
@@ -67,6 +67,9 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
 else
   echo "[setup] Python packages: up to date"
 fi
+
+# Say which real-sound sources the corpus can use on this machine.
+"$VENV/bin/python" -m hsm_lib.data.sources | sed 's/^/[setup] /'
 
 # DVC needs a git repository; a tarball checkout gets one.
 if [ ! -d .git ]; then git init -q; fi

@@ -88,8 +88,9 @@ def _kit_license(kit: ET.Element) -> str:
     return text or "GPL-2+/CC (per kit; see /usr/share/doc/hydrogen-drumkits/copyright)"
 
 
-def scan_hydrogen(root: Path = HYDROGEN_ROOT) -> list[Recording]:
+def scan_hydrogen(root: Path | None = None) -> list[Recording]:
     """Drum hits from the Hydrogen kits. Label: the kit's instrument name (+ file name)."""
+    root = Path(root) if root is not None else HYDROGEN_ROOT
     if _missing(root, "hydrogen-drumkits"):
         return []
     out: list[Recording] = []
@@ -122,8 +123,9 @@ def scan_hydrogen(root: Path = HYDROGEN_ROOT) -> list[Recording]:
 # --- wesnoth-1.16-data -------------------------------------------------------------------
 
 
-def scan_wesnoth(root: Path = WESNOTH_ROOT) -> list[Recording]:
+def scan_wesnoth(root: Path | None = None) -> list[Recording]:
     """Game sound effects. Label from the file name: 'horse-canter-2.ogg' -> 'horse canter'."""
+    root = Path(root) if root is not None else WESNOTH_ROOT
     if _missing(root, "wesnoth-1.16-data"):
         return []
     out = []
@@ -139,8 +141,9 @@ def scan_wesnoth(root: Path = WESNOTH_ROOT) -> list[Recording]:
 # --- lmms-common -------------------------------------------------------------------------
 
 
-def scan_lmms(root: Path = LMMS_ROOT) -> list[Recording]:
+def scan_lmms(root: Path | None = None) -> list[Recording]:
     """LMMS samples from the folders that hold sounds. Label: file name, folder as context."""
+    root = Path(root) if root is not None else LMMS_ROOT
     if _missing(root, "lmms-common"):
         return []
     out = []
@@ -157,8 +160,9 @@ def scan_lmms(root: Path = LMMS_ROOT) -> list[Recording]:
 # --- asterisk-core-sounds-en-wav -------------------------------------------------------
 
 
-def scan_asterisk(root: Path = ASTERISK_ROOT) -> list[Recording]:
+def scan_asterisk(root: Path | None = None) -> list[Recording]:
     """Real speech prompts (one female speaker, 8 kHz). The file name is what is said."""
+    root = Path(root) if root is not None else ASTERISK_ROOT
     if _missing(root, "asterisk-core-sounds-en-wav"):
         return []
     out = []
