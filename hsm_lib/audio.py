@@ -100,7 +100,8 @@ def mix_at_snr(target: np.ndarray, other: np.ndarray, snr: float, peak: float = 
         raise ValueError("cannot mix a silent signal at an SNR")
     other = other * np.float32(math.sqrt(pt / (po * 10 ** (snr / 10))))
     mixture = target + other
-    gain = np.float32(min(1.0, peak / max(float(np.abs(mixture).max()), 1e-9)))
+    loudest = max(float(np.abs(mixture).max()), float(np.abs(target).max()), float(np.abs(other).max()))
+    gain = np.float32(min(1.0, peak / max(loudest, 1e-9)))
     target, other = (target * gain).astype(np.float32), (other * gain).astype(np.float32)
     return target + other, target, other
 

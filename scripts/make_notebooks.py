@@ -55,6 +55,7 @@ import pandas as pd
 from IPython.display import Audio, Markdown, display
 
 from hsm_lib import paths
+from hsm_lib.io import atomic_write_text
 from hsm_lib.config import profile_section
 from hsm_lib.data.build import DataConfig, build_corpus
 from hsm_lib.data.report import table1_markdown, write_table1
@@ -75,7 +76,7 @@ reports = paths.reports_dir(profile)
 write_table1(summary, profile, reports)
 metrics = {k: summary[k] for k in ("sources_used", "sources_missing", "recordings_per_source", "clips_per_source",
                                    "clips", "triplets", "build_seconds", "disk_bytes")}
-(reports / "data_summary.json").write_text(json.dumps(metrics, indent=1) + "\\n")
+atomic_write_text(reports / "data_summary.json", json.dumps(metrics, indent=1) + "\\n")
 print(f"built in {summary['build_seconds']} s, {summary['disk_bytes'] / 1e6:.1f} MB on disk")
 """),
     ("md", "## What is in the corpus\n\nRecordings per source and split (a recording is one shipped sound file):"),

@@ -39,8 +39,14 @@ if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   if [ -n "$MISSING" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     echo "[setup] installing Debian packages: $MISSING"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $MISSING >/dev/null
+    $SUDO apt-get update -qq || echo "[setup] warning: apt-get update failed"
+    if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $MISSING >/dev/null; then
+      # One unavailable package must not stop the rest: try them one by one and name failures.
+      for p in $MISSING; do
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 \
+          || echo "[setup] warning: could not install Debian package '$p'; the corpus is built without it"
+      done
+    fi
   else
     echo "[setup] Debian packages: all present"
   fi
@@ -61,8 +67,11 @@ fi
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
   echo "[setup] installing Python packages (first time: a few minutes, ~6 GB)"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  "$VENV/bin/python" -m pip install -q -c constraints.txt -e . 2>&1 | grep -v "is ignored: it is neither" || true
-  "$VENV/bin/python" -c "import hsm_lib, torch, torchaudio" 
+  if ! "$VENV/bin/python" -m pip install -q -c constraints.txt -e . 2>&1 | { grep -v "is ignored: it is neither" || true; }; then
+    echo "[setup] error: pip install failed (see above)" >&2; exit 1
+  fi
+  # Only a working environment earns the stamp.
+  "$VENV/bin/python" -c "import hsm_lib, torch, torchaudio, transformers, papermill, dvc, nbval, sklearn, matplotlib, soundfile, safetensors"
   echo "$WANT" > "$STAMP"
 else
   echo "[setup] Python packages: up to date"

@@ -168,3 +168,61 @@ def test_failed_build_leaves_nothing(smoke_cfg, tmp_path):
     with pytest.raises(ValueError, match="unknown source"):
         build_corpus(replace(smoke_cfg, sources=["nope"]), tmp_path / "corpus", progress=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_near_duplicates_share_a_split():
+    """A sound shipped twice at another gain (or as another velocity layer) never straddles splits."""
+    from hsm_lib.data.bank import assign_splits, near_duplicate_groups
+    from hsm_lib.data.records import Recording
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(8000).astype(np.float32)
+    bank, recs = {}, []
+    for i in range(40):  # 20 distinct sounds, each shipped twice (the copy at 0.5x gain, rounded)
+        x = base * 0 + rng.standard_normal(8000).astype(np.float32) if i % 2 == 0 else np.round(bank[f"r{i - 1}"] * 0.5 * 32767) / 32767
+        bank[f"r{i}"] = x.astype(np.float32)
+        recs.append(Recording(id=f"r{i}", source="t", original_file=f"/f{i}", license="-", label="dog", tags=("dog",), family="f"))
+    groups = near_duplicate_groups(recs, bank)
+    split = assign_splits(recs, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0, groups=groups)
+    for i in range(0, 40, 2):
+        assert groups[f"r{i}"] == groups[f"r{i + 1}"] and split[f"r{i}"] == split[f"r{i + 1}"]
+    assert len(set(split.values())) == 3  # and the splits are still used
+
+
+def test_stored_sources_are_the_clips_under_one_common_gain(smoke_corpus):
+    """Target and other rows are their clips scaled (SNR gain, common gain), nothing else added."""
+    out, _ = smoke_corpus
+    for split in ("train",):
+        clips = np.load(out / "clips" / f"{split}.npy").astype(np.float64)
+        index = {c["id"]: c["index"] for c in read_json(out / "clips" / f"{split}.json")}
+        ts = TripletSet(out / "triplets", split)
+        for r in ts.records:
+            row = np.asarray(ts.audio[r["index"]], dtype=np.float64)
+            assert np.abs(row.sum(axis=0)).max() <= 0.9 * 32768 + 2  # the sum never clips
+            assert np.abs(row).max() <= 0.9 * 32768 + 1  # nor does either source
+            for k, key in enumerate(("target_clip", "other_clip")):
+                src = clips[index[r[key]]]
+                gain = float(row[k] @ src / (src @ src))
+                residual = row[k] - gain * src
+                assert np.abs(residual).max() <= 0.5 + 1e-6 + abs(gain) * 0.5  # only int16 rounding
+
+
+def test_no_empty_instruction(smoke_corpus):
+    out, _ = smoke_corpus
+    for ts in _all_sets(out):
+        for r in ts.records:
+            for inst in r["instructions"].values():
+                assert inst["caption"].strip() and len(inst["text"]) > len(inst["caption"])
+
+
+def test_missing_soundfont_skips_music_synth_and_says_so(smoke_cfg, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from hsm_lib.data import build
+
+    def no_soundfont(cfg):
+        raise RuntimeError("soundfont /nowhere.sf2 not found; install fluid-soundfont-gm and libfluidsynth3")
+
+    monkeypatch.setattr(build, "music_synth_clips", no_soundfont)
+    summary = build.build_corpus(replace(smoke_cfg, sources=["hydrogen", "synth"]), tmp_path / "c", progress=False)
+    assert "soundfont" in summary["sources_missing"] and "music_synth" not in summary["test_sets"]

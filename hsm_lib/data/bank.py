@@ -116,34 +116,87 @@ def deduplicate(recs: list[Recording]) -> list[Recording]:
     return out
 
 
+def near_duplicate_groups(recs: list[Recording], bank: dict[str, np.ndarray], threshold: float = 0.995) -> dict[str, str]:
+    """Recording id -> group id, joining recordings that must share a split.
+
+    Joined: the velocity layers of one drum-kit instrument (scaled copies of one hit), and
+    any two recordings whose peak-normalised waveforms correlate above ``threshold`` at equal
+    length (±10 ms) — the same sound shipped twice at another gain, in another kit or archive.
+    """
+    parent = {r.id: r.id for r in recs}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        parent[find(a)] = find(b)
+
+    by_instrument: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for r in recs:
+        if r.extra.get("kit") and r.extra.get("instrument"):
+            by_instrument[(r.extra["kit"], r.extra["instrument"])].append(r.id)
+        by_length[bank[r.id].size // 160].append(r.id)
+    for ids in by_instrument.values():
+        for other in ids[1:]:
+            union(ids[0], other)
+    for bucket, ids in by_length.items():
+        candidates = ids + by_length.get(bucket + 1, [])
+        for i, a in enumerate(ids):
+            xa = bank[a]
+            for b in candidates[i + 1:]:
+                xb = bank[b]
+                n = min(xa.size, xb.size)
+                denom = float(np.linalg.norm(xa[:n]) * np.linalg.norm(xb[:n]))
+                if denom > 0 and float(np.dot(xa[:n], xb[:n])) / denom > threshold:
+                    union(a, b)
+    return {rid: find(rid) for rid in parent}
+
+
 def _stable_key(text: str, seed: int) -> str:
     return hashlib.sha1(f"{seed}:{text}".encode()).hexdigest()
 
 
-def assign_splits(recs: list[Recording], fractions: dict[str, float], seed: int) -> dict[str, str]:
+def assign_splits(recs: list[Recording], fractions: dict[str, float], seed: int,
+                  groups: dict[str, str] | None = None) -> dict[str, str]:
     """Recording id -> split, spread evenly over each family's tags.
 
     Within a family, recordings are ordered by (tag, seeded hash) and walked with a
     low-discrepancy sequence (golden-ratio steps), so each split gets its fraction of the
-    family and a spread of its tags, even for small families. A recording's own corpus
-    split (importers) wins.
+    family and a spread of its tags, even for small families. A corpus' own val/test split
+    (importers) wins; its train split only gives up a validation share.
     """
     golden = (5 ** 0.5 - 1) / 2
-    f_test, f_val = fractions.get("test", 0.0), fractions.get("val", 0.0)
     out: dict[str, str] = {}
-    families: dict[str, list[Recording]] = defaultdict(list)
+    # (family, may this group give recordings to test?) -> recordings still to place
+    strata: dict[tuple[str, bool], list[Recording]] = defaultdict(list)
     for rec in recs:
         fixed = rec.extra.get("corpus_split")
-        if fixed in SPLITS:
+        if fixed in ("val", "test"):
             out[rec.id] = fixed
         else:
-            families[rec.family].append(rec)
+            # A corpus' own training split may still give up a validation share, never test.
+            strata[(rec.family, fixed != "train")].append(rec)
     offset = int(_stable_key("offset", seed)[:8], 16) / 16**8
-    for fam in sorted(families):
-        group = sorted(families[fam], key=lambda r: (r.tags[0] if r.tags else "", _stable_key(r.id, seed)))
+    for (fam, may_test) in sorted(strata):
+        f_test = fractions.get("test", 0.0) if may_test else 0.0
+        f_val = fractions.get("val", 0.0)
+        group = sorted(strata[(fam, may_test)], key=lambda r: (r.tags[0] if r.tags else "", _stable_key(r.id, seed)))
         for i, rec in enumerate(group):
             u = (offset + i * golden) % 1.0
             out[rec.id] = "test" if u < f_test else "val" if u < f_test + f_val else "train"
+    if groups:
+        # The first member (in corpus order) decides for its group; a corpus' official
+        # val/test split is never overridden.
+        free = [rec for rec in recs if rec.extra.get("corpus_split") not in ("val", "test")]
+        first_split: dict[str, str] = {}
+        for rec in free:
+            first_split.setdefault(groups.get(rec.id, rec.id), out[rec.id])
+        for rec in free:
+            out[rec.id] = first_split[groups.get(rec.id, rec.id)]
     return out
 
 

@@ -75,7 +75,10 @@ class DataConfig:
         unknown = set(params) - known
         if unknown:
             raise ValueError(f"unknown data parameters: {', '.join(sorted(unknown))}")
-        return cls(**params)
+        cfg = cls(**params)
+        if cfg.sample_rate != 16_000:  # every model of the paper runs at 16 kHz (Sec. IV-A)
+            raise ValueError(f"sample_rate must be 16000, got {cfg.sample_rate}")
+        return cfg
 
     @property
     def clip_samples(self) -> int:
@@ -181,6 +184,9 @@ def build_clips(cfg: DataConfig, recs: list[Recording], split_of: dict[str, str]
                 pools[r.family].append(r)
         families = sorted(pools)
         n_total = cfg.clips.get(split, 0)
+        if n_total and not families:
+            raise RuntimeError(f"no recordings in the '{split}' split: too few recordings for the split fractions "
+                               f"{cfg.split_fractions}, or the corpora define no '{split}' split")
         audio = np.zeros((n_total, cfg.clip_samples), dtype=np.int16)
         clips: list[Clip] = []
         rng = seeded_rng(cfg.seed, "clips", split)
@@ -235,10 +241,14 @@ def music_synth_clips(cfg: DataConfig) -> tuple[np.ndarray, list[Clip]]:
 
 
 def build_test_sets(cfg: DataConfig, out_dir: Path, clips: list[Clip], audio: np.ndarray,
-                    progress: bool) -> dict[str, dict[str, Any]]:
+                    progress: bool, missing: dict[str, str]) -> dict[str, dict[str, Any]]:
     """In-domain sets per family, the mixed set, and MUSIC-synth. Returns Table I rows."""
     rows: dict[str, dict[str, Any]] = {}
     families = _diverse_families(clips) if cfg.test_families == "auto" else list(cfg.test_families)
+    absent = [f for f in families if f not in {c.family for c in clips}]
+    if absent:  # e.g. the paper profile's corpora, with use_offline_corpus: the offline families stand in
+        log.warning("test families %s are not in this corpus; using its own families instead", absent)
+        families = _diverse_families(clips)
     by_family = defaultdict(list)
     for i, c in enumerate(clips):
         by_family[c.family].append(i)
@@ -265,8 +275,15 @@ def build_test_sets(cfg: DataConfig, out_dir: Path, clips: list[Clip], audio: np
     rows["mixed"] = table_row("mixed", {s for c in clips for s in c.sources}, specs, clips, "templated captions")
 
     # MUSIC-synth: zero-shot, soundfont renders never used in training, SNR [-5, 5] dB.
+    music = None
     if cfg.test_pairs_music > 0:
-        music_audio, music_clips = music_synth_clips(cfg)
+        try:
+            music = music_synth_clips(cfg)
+        except RuntimeError as exc:  # no soundfont or libfluidsynth: build the rest, say so
+            log.warning("MUSIC-synth skipped: %s", exc)
+            missing["soundfont"] = str(exc)
+    if music is not None:
+        music_audio, music_clips = music
         zs = (float(cfg.snr_db_zero_shot[0]), float(cfg.snr_db_zero_shot[1]))
         rng = seeded_rng(cfg.seed, "test", "music_synth")
         specs = pick_pairs(music_clips, cfg.test_pairs_music, zs, rng)
@@ -325,7 +342,8 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
         audio_bank = bankmod.decode_all(recs, workers=cfg.workers, progress=progress)
         recs = [r for r in recs if r.id in audio_bank]
         recs = bankmod.deduplicate(bankmod.assign_tags(recs))
-        split_of = bankmod.assign_splits(recs, cfg.split_fractions, cfg.seed)
+        groups = bankmod.near_duplicate_groups(recs, audio_bank)
+        split_of = bankmod.assign_splits(recs, cfg.split_fractions, cfg.seed, groups)
         write_json_atomic(tmp / "recordings.json", [{**r.to_json(), "split": split_of[r.id]} for r in recs])
 
         clip_sets = build_clips(cfg, recs, split_of, audio_bank, progress)
@@ -341,7 +359,7 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
             write_triplet_set(tmp / "triplets", split, specs, clips, audio, rng, {"kind": split, "snr_db": list(snr)})
 
         test_audio, test_clips = clip_sets["test"]
-        table1 = build_test_sets(cfg, tmp / "testsets", test_clips, test_audio, progress)
+        table1 = build_test_sets(cfg, tmp / "testsets", test_clips, test_audio, progress, missing)
         stats = fbank_stats(clip_sets["train"][0], cfg.fbank_frames, seed=cfg.seed)
         write_json_atomic(tmp / "fbank_stats.json", stats)
         summary = {
@@ -353,13 +371,18 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
             "triplets": {s: cfg.triplets.get(s, 0) for s in ("train", "val")},
             "test_sets": table1,
             "fbank_stats": stats,
-            "build_seconds": round(time.time() - t0, 1),
         }
+        # No timings inside the output: identical inputs must give an identical corpus folder.
         write_json_atomic(tmp / "summary.json", summary)
-        shutil.rmtree(out_dir, ignore_errors=True)
+        old = out_dir.with_name(out_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():
+            out_dir.rename(old)
         tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    summary["build_seconds"] = round(time.time() - t0, 1)
     summary["disk_bytes"] = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     return summary

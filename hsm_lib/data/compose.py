@@ -143,7 +143,8 @@ def clip_from_recording(clip_id: str, split: str, rec: Recording, audio: np.ndar
     out[: audio.size] = audio
     captions = tuple(rec.extra.get("captions") or (f"the sound of {rec.label}",))
     clip = Clip(id=clip_id, split=split, family=rec.family, sources=(rec.source,), recordings=(rec.id,),
-                original_files=(rec.original_file,), licenses=(rec.license,), labels=tuple(rec.label.split(", ")),
+                original_files=(rec.original_file,), licenses=(rec.license,),
+                labels=tuple(lab for lab in rec.label.split(", ") if lab),
                 tags=tuple(rec.tags), captions=captions, duration=clip_seconds)
     return out, clip
 

@@ -68,15 +68,18 @@ def _quantise(x: np.ndarray) -> np.ndarray:
 
 
 def mix_pair(target: np.ndarray, other: np.ndarray, snr: float) -> np.ndarray:
-    """[2, L] int16 (target, other) with the target-to-other ratio ``snr`` dB and the sum's peak at MIX_PEAK."""
+    """[2, L] int16 (target, other) at ``snr`` dB, scaled so no signal peaks above MIX_PEAK."""
     pt, po = float(np.mean(target.astype(np.float64) ** 2)), float(np.mean(other.astype(np.float64) ** 2))
     other = other * np.float32(np.sqrt(pt / (po * 10 ** (snr / 10))))
-    gain = MIX_PEAK / max(float(np.abs(target + other).max()), 1e-9)
+    # The common gain bounds the mixture *and* each source: where the two cancel, a source
+    # can peak above the mixture, and int16 would clip it (then target + other != mixture).
+    peak = max(float(np.abs(target + other).max()), float(np.abs(target).max()), float(np.abs(other).max()))
+    gain = MIX_PEAK / max(peak, 1e-9)
     return np.stack([_quantise(target * gain), _quantise(other * gain)])
 
 
 def _description(clip: Clip, rng: random.Random) -> str:
-    if clip.labels and rng.random() < LABEL_INSTRUCTION_PROB:
+    if any(clip.labels) and rng.random() < LABEL_INSTRUCTION_PROB:
         return ", ".join(clip.labels)
     return rng.choice(clip.captions)
 
