@@ -266,6 +266,9 @@ def build_test_sets(cfg: DataConfig, out_dir: Path, clips: list[Clip], audio: np
         write_triplet_set(out_dir, fam, specs, clips, audio, rng, {"kind": "in-domain", "snr_db": list(snr)})
         rows[fam] = table_row(fam, {s for i in pool for s in clips[i].sources}, specs, clips, "templated captions")
 
+    for fam in sorted(set(by_family) - set(families)):
+        missing[f"in-domain:{fam}"] = "no in-domain set: every test clip of this family shares a tag (e.g. all speech is 'speech')"
+
     # Mixed set: targets drawn equally from every family (round robin), partners from any family.
     rng = seeded_rng(cfg.seed, "test", "mixed")
     all_families = sorted(by_family)
