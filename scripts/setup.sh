@@ -25,6 +25,8 @@ DEBIAN_PACKAGES=(
   sox
   git
 )
+# A bare Debian has python3 but not venv/ensurepip (package python3-venv).
+if ! "${PYTHON:-python3}" -c "import venv, ensurepip" >/dev/null 2>&1; then DEBIAN_PACKAGES+=(python3 python3-venv); fi
 
 missing_debian() {
   local missing=()
