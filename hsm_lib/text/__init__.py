@@ -1,0 +1,1 @@
+"""Text side of HSM-TSS: the frozen text backbone (and, later, the instruction parser)."""
