@@ -51,6 +51,12 @@ def _resampler(orig: int, new: int) -> torchaudio.transforms.Resample:
     return torchaudio.transforms.Resample(orig, new)
 
 
+def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read a file as ``(samples[T] float32 mono, sample_rate)``, channels averaged, no resampling."""
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(to_mono(audio)), int(sr)
+
+
 def load_audio(path: str | Path, target_sr: int = SAMPLE_RATE) -> np.ndarray:
     """Read any soundfile-readable file -> mono float32 [T] at ``target_sr``.
 

@@ -132,11 +132,12 @@ def gather_offline(cfg: DataConfig) -> tuple[list[Recording], dict[str, str]]:
         elif source == "espeak":
             from hsm_lib.data.sources.speech import espeak_recordings
 
-            found = espeak_recordings(cfg.espeak_sentences, cfg.seed)
+            # measure=False: decode_all renders once and fills duration and hash; no second render.
+            found = espeak_recordings(cfg.espeak_sentences, cfg.seed, measure=False)
         elif source == "synth":
             from hsm_lib.data.sources.synth import synthesize_recordings
 
-            found = synthesize_recordings(cfg.synth_per_class, cfg.seed)
+            found = synthesize_recordings(cfg.synth_per_class, cfg.seed, measure=False)
         else:
             raise ValueError(f"unknown source '{source}' (known: {', '.join(OFFLINE_SOURCES)})")
         if not found:

@@ -57,7 +57,7 @@ def _event_words(rec: Recording) -> str:
 
 
 def _place(rec: Recording, audio: np.ndarray, window: tuple[int, int], cfg: ComposeConfig,
-           rng: random.Random, nprng: np.random.Generator, out: np.ndarray, gain_db: float) -> Event:
+           rng: random.Random, out: np.ndarray, gain_db: float) -> Event:
     """Place one recording in [window) of ``out`` 1..max_repeats times; return the Event."""
     lo, hi = window
     span = hi - lo
@@ -105,7 +105,7 @@ def compose_clip(clip_id: str, split: str, family: str, pool: list[Recording], b
         cut = int(length * rng.uniform(0.4, 0.6))
         windows = [(0, cut), (cut, length)]
     gains = [rng.uniform(-10.0, 0.0) for _ in chosen]
-    events = [_place(r, bank[r.id], w, cfg, rng, nprng, out, g) for r, w, g in zip(chosen, windows, gains)]
+    events = [_place(r, bank[r.id], w, cfg, rng, out, g) for r, w, g in zip(chosen, windows, gains)]
     if len(events) == 2 and abs(gains[0] - gains[1]) >= 6.0:  # loud/quiet only when it is audible
         loud = int(gains[1] > gains[0])
         events[loud].attributes = events[loud].attributes + ("loud",)
@@ -114,8 +114,8 @@ def compose_clip(clip_id: str, split: str, family: str, pool: list[Recording], b
     out *= np.float32(cfg.peak / max(peak, 1e-9))
     out += noise_floor(length, rng.uniform(*cfg.noise_floor_db), nprng)
     events.sort(key=lambda e: e.onsets[0])
-    texts = [EventText(e.tags[0], e.label, len(e.onsets), e.attributes, _event_words(next(r for r in chosen if r.id == e.recording_id)))
-             for e in events]
+    by_id = {r.id: r for r in chosen}
+    texts = [EventText(e.tags[0], e.label, len(e.onsets), e.attributes, _event_words(by_id[e.recording_id])) for e in events]
     captions = unique([caption_for(texts, overlapping, rng) for _ in range(N_CAPTIONS * 2)])[:N_CAPTIONS]
     clip = Clip(
         id=clip_id, split=split, family=family,

@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
-import numpy as np
-import soundfile as sf
 
+from hsm_lib.audio import read_mono
 from hsm_lib.data.records import Recording
 
 __all__ = [
@@ -245,10 +244,8 @@ def _number(value: Any, path: Path, corpus: str, column: str, kind: type = float
 # ------------------------------------------------------------------------- audio + build
 
 
-def load_mono(path: str) -> tuple[np.ndarray, int]:
-    """Read an audio file as ``(mono float32 samples, sample_rate)``; channels are averaged."""
-    data, sr = sf.read(path, dtype="float32", always_2d=True)
-    return np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)), int(sr)
+# Kept under this name for the importers' public API; the one reader lives in hsm_lib.audio.
+load_mono = read_mono
 
 
 def _nfc(name: str) -> str:

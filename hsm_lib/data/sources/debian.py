@@ -7,14 +7,15 @@ gives an empty list and a warning, so the corpus is built from whatever is avail
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
+from hsm_lib.audio import read_mono
 from hsm_lib.data.records import Recording
 from hsm_lib.data.taxonomy import normalise_label
 
@@ -30,16 +31,6 @@ ASTERISK_ROOT = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 # LMMS folders that hold sounds (its "shapes" and "waveforms" are single-cycle oscillator
 # tables and "drumsynth" holds synthesiser presets, not audio).
 LMMS_SOUND_FOLDERS = ("basses", "bassloops", "beats", "drums", "effects", "instruments", "latin", "misc", "stringsnpads")
-
-
-def file_loader(path: Path):
-    """A zero-argument loader: ``() -> (samples[T] float32 mono, sample_rate)``."""
-
-    def load() -> tuple[np.ndarray, int]:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return audio.mean(axis=1), int(sr)
-
-    return load
 
 
 def _probe(path: Path) -> float | None:
@@ -76,7 +67,7 @@ def _record(path: Path, *, source: str, family: str, root: Path, label: str, lic
         label=label,
         duration=duration,
         extra=dict(extra),
-        load=file_loader(path),
+        load=functools.partial(read_mono, str(path)),
     )
 
 

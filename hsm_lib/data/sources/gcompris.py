@@ -26,7 +26,6 @@ Licences, most specific claim first (every claim found is kept in
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import io
 import logging
 import re
@@ -36,6 +35,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from hsm_lib.data.bank import content_hash
 from hsm_lib.data.rcc import RccFileLoader, iter_rcc
 from hsm_lib.data.records import Recording
 
@@ -61,16 +61,6 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
 
     x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     return np.ascontiguousarray(x.mean(axis=1, dtype=np.float32)), int(sr)
-
-
-def content_hash(samples: np.ndarray) -> str:
-    """sha1 of mono samples quantised to int16 (clipped), so re-encoded copies of the same
-    PCM match while tiny float differences do not matter.
-
-    ``samples``: float array, shape ``[T]``.
-    """
-    q = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    return hashlib.sha1(q.tobytes()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ This module also holds the small audio helpers shared by the other generators
 from __future__ import annotations
 
 import functools
-import hashlib
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from scipy import signal
 
+from hsm_lib.data.bank import content_hash as audio_sha1  # one hash for all sources
 from hsm_lib.data.records import Recording
 
 SOURCE = "synth"
@@ -51,15 +51,6 @@ def peak_normalise(x: np.ndarray, peak: float = PEAK) -> np.ndarray:
     if m <= 0.0:
         return x.astype(np.float32)
     return (x * (peak / m)).astype(np.float32)
-
-
-def audio_sha1(x: np.ndarray) -> str:
-    """SHA-1 of the samples rounded to 16-bit PCM (little endian).
-
-    Rounding to int16 makes the hash robust to float noise below what a WAV file keeps.
-    """
-    pcm = np.clip(np.round(np.asarray(x, dtype=np.float64) * 32767.0), -32768, 32767).astype("<i2")
-    return hashlib.sha1(pcm.tobytes()).hexdigest()
 
 
 def fill_audio_metadata(recordings: Sequence[Recording], workers: int = 1) -> None:
