@@ -27,11 +27,13 @@ class TextFeatures:
     tokens: [B, N, C_t] float, the encoder's last hidden states.
     mask:   [B, N] bool, True where a real token is.
     pooled: [B, C_t] float, mask-aware mean of ``tokens`` (sentence embedding).
+    ids:    [B, N] long, the token ids (padding where ``mask`` is False).
     """
 
     tokens: torch.Tensor
     mask: torch.Tensor
     pooled: torch.Tensor
+    ids: torch.Tensor | None = None
 
 
 def minilm_path() -> Path:
@@ -88,7 +90,17 @@ class TextBackbone(nn.Module):
         mask = batch["attention_mask"].bool()
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        return TextFeatures(hidden, mask, pooled)
+        return TextFeatures(hidden, mask, pooled, batch["input_ids"])
+
+    @torch.no_grad()
+    def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
+        """[B, N] token ids -> [B, N, C_t] vocabulary embeddings (no context: position i
+        carries token i only; what a causal decoder may read without seeing the future)."""
+        return self.encoder.get_input_embeddings()(ids.to(self.device))
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.encoder.get_input_embeddings().num_embeddings)
 
     @torch.no_grad()
     def task_tokens(self, task: str) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Evaluation: probes, retrieval, and (later) the separation metrics."""

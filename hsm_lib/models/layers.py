@@ -1,0 +1,111 @@
+"""Transformer building blocks shared by every model in the project (pre-norm, as in ViT/GPT-2).
+
+Attention goes through ``F.scaled_dot_product_attention`` so the same code uses the fused
+kernels on a GPU and the plain math path on a laptop. Masks are boolean with True meaning
+"may attend", broadcast to [B, heads, L_q, L_k].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Attention(nn.Module):
+    """Multi-head attention; self-attention when ``context`` is None, cross-attention otherwise.
+
+    Args:
+        dim: width of the queries (and of the output).
+        heads: number of heads; ``dim`` must divide by it.
+        context_dim: width of the keys/values' source for cross-attention (default ``dim``).
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"width {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(context_dim or dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.last_weights: torch.Tensor | None = None  # filled when ``keep_weights`` is asked for
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, keep_weights: bool = False) -> torch.Tensor:
+        """x: [B, L_q, dim]; context: [B, L_k, context_dim]; mask: bool, broadcastable to
+        [B, heads, L_q, L_k], True = may attend. Returns [B, L_q, dim]."""
+        b, lq, d = x.shape
+        src = x if context is None else context
+        q = self.q(x).view(b, lq, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        if keep_weights:  # explicit path, only for inspection (e.g. Fig. 6's attention maps)
+            logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+            if mask is not None:
+                logits = logits.masked_fill(~mask, float("-inf"))
+            w = logits.softmax(-1)
+            self.last_weights = w.detach()
+            y = w @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(b, lq, d))
+
+
+class MLP(nn.Sequential):
+    def __init__(self, dim: int, ratio: float = 4.0):
+        hidden = int(dim * ratio)
+        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: self-attention, optional cross-attention, MLP."""
+
+    def __init__(self, dim: int, heads: int, cross_dim: int | None = None, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads)
+        self.cross = None
+        if cross_dim is not None:
+            self.norm_c, self.cross = nn.LayerNorm(dim), Attention(dim, heads, context_dim=cross_dim)
+        self.norm2, self.mlp = nn.LayerNorm(dim), MLP(dim, mlp_ratio)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, context: torch.Tensor | None = None,
+                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: [B, L, dim]; mask: self-attention mask; context: [B, L_c, cross_dim]."""
+        x = x + self.attn(self.norm1(x), mask=mask)
+        if self.cross is not None and context is not None:
+            x = x + self.cross(self.norm_c(x), context=context, mask=context_mask)
+        return x + self.mlp(self.norm2(x))
+
+
+def sincos_1d(n: int, dim: int) -> np.ndarray:
+    """[n, dim] fixed sinusoidal positions (the Transformer's), float32."""
+    if dim % 2:
+        raise ValueError("sinusoidal positions need an even width")
+    omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2))
+    angles = np.arange(n, dtype=np.float64)[:, None] * omega[None]
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1).astype(np.float32)
+
+
+def sincos_2d(rows: int, cols: int, dim: int) -> np.ndarray:
+    """[rows * cols, dim] fixed 2-D sinusoidal positions (MAE's): half the width encodes the
+    row (time patch), half the column (frequency patch); row-major order."""
+    if dim % 4:
+        raise ValueError("2-D sinusoidal positions need a width divisible by 4")
+    r = np.repeat(sincos_1d(rows, dim // 2), cols, axis=0)
+    c = np.tile(sincos_1d(cols, dim // 2), (rows, 1))
+    return np.concatenate([r, c], axis=1)
+
+
+def init_weights(module: nn.Module) -> None:
+    """MAE/ViT initialisation: xavier-uniform linears with zero bias, unit LayerNorms."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

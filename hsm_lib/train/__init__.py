@@ -1,0 +1,1 @@
+"""Training loops: one small function per model, configured by plain arguments."""
