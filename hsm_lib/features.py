@@ -53,3 +53,57 @@ def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_s
     for i in tqdm(range(0, len(x), batch_size), desc=desc, disable=not progress, leave=False):
         outs.append(fn(x[i:i + batch_size].to(device, torch.float32)).cpu())
     return torch.cat(outs) if outs else torch.empty(0)
+
+
+def corpus_waves(corpus: str | Path, split: str, kind: str = "clips") -> np.ndarray:
+    """Stored audio of one split: ``kind`` "clips" -> [N, L] int16 source clips (memory-mapped);
+    "mixtures" -> [N, L] float32 mixtures of the split's triplets."""
+    corpus = Path(corpus)
+    if kind == "clips":
+        return np.load(corpus / "clips" / f"{split}.npy", mmap_mode="r")
+    if kind == "mixtures":
+        return triplet_mixtures(np.load(corpus / "triplets" / f"{split}.npy", mmap_mode="r"))
+    raise ValueError(f"kind must be 'clips' or 'mixtures', got {kind!r}")
+
+
+def corpus_fbanks(corpus: str | Path, split: str, kinds: tuple[str, ...], n_frames: int, limit: int | None = None,
+                  progress: bool = False) -> torch.Tensor:
+    """Normalised fbanks [N, n_frames, 128] (float16) of ``kinds`` of ``split``, concatenated."""
+    mean, std = fbank_stats(corpus)
+    parts = []
+    for kind in kinds:
+        waves = corpus_waves(corpus, split, kind)[:limit]
+        parts.append(fbanks(waves, n_frames, mean, std, progress=progress, desc=f"fbank {split} {kind}"))
+    return torch.cat(parts)
+
+
+class AudioMAEFeatures:
+    """S of a set of stored clips, computed per batch (``cache=False``, for corpora too big to
+    hold, e.g. the paper's 230k clips) or once up front and kept as float16 (``cache=True``).
+
+    ``features[idx]`` -> [len(idx), P, C_s] float32 on the model's device, either way.
+    """
+
+    def __init__(self, model, waves: np.ndarray, n_frames: int, mean: float, std: float, cache: bool = True,
+                 batch_size: int = 32, progress: bool = False):
+        self.model, self.waves, self.n_frames, self.mean, self.std = model.eval(), waves, n_frames, mean, std
+        self.device = next(model.parameters()).device
+        self.cached: torch.Tensor | None = None
+        if cache:
+            self.cached = torch.cat([self._compute(np.arange(i, min(i + batch_size, len(waves))))
+                                     for i in tqdm(range(0, len(waves), batch_size), desc="AudioMAE features",
+                                                   disable=not progress, leave=False)]).to(torch.float16)
+
+    @torch.no_grad()
+    def _compute(self, idx: np.ndarray) -> torch.Tensor:
+        x = fbanks(self.waves[np.sort(idx)] if len(idx) else self.waves[:0], self.n_frames, self.mean, self.std, torch.float32)
+        order = np.argsort(np.argsort(idx))  # back from sorted (cheap memmap reads) to the asked order
+        return self.model.features(x.to(self.device))[torch.as_tensor(order)].cpu()
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
+        out = self.cached[torch.as_tensor(idx)] if self.cached is not None else self._compute(idx)
+        return out.to(self.device, torch.float32)

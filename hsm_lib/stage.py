@@ -20,6 +20,8 @@ from hsm_lib.config import active_profile, load_params, profile_section
 # stage name -> (notebook, params.yaml section it reads)
 STAGES = {
     "data": ("01_data", "data"),
+    "audiomae": ("02_audiomae", "audiomae"),
+    "qaudio": ("03_qaudio", "qaudio"),
 }
 
 

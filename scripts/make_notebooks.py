@@ -15,14 +15,15 @@ NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for kind, src in cells:
+    for i, (kind, src) in enumerate(cells):
         if kind == "md":
-            nb.cells.append(nbf.v4.new_markdown_cell(src.strip()))
+            cell = nbf.v4.new_markdown_cell(src.strip())
         else:
             cell = nbf.v4.new_code_cell(src.strip())
             if kind == "params":
                 cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
+        cell.id = f"cell-{i:02d}"  # stable ids: regenerating an unchanged notebook changes no byte
+        nb.cells.append(cell)
     return nb
 
 
@@ -128,9 +129,283 @@ plt.tight_layout()
 ]
 
 
+AUDIOMAE = [
+    ("md", """
+# 02 · AudioMAE: the local semantic feature S
+
+Paper Sec. III-B1 and Table VII. A ViT masked autoencoder on the log-mel filterbank: 16×16 patches,
+80% of them hidden at random, a ViT encoder on the visible ones and a small decoder (the paper follows
+MW-MAE: 4 layers, width 384, 8 heads) that reconstructs the hidden ones; the loss is the MSE on per-patch
+normalised pixels of the hidden patches. It is pretrained on all training-split audio of the corpus
+(source clips and training mixtures, no labels). Without masking, the encoder's output is **S**, the
+feature the local separation stage works in.
+
+The paper pretrains ViT-B on AudioSet-2M; the `cpu` profile trains a small ViT for a few minutes on the
+offline corpus (sizes in `params.yaml`). Linear probes (Table VII analog) then ask what the features know.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `audiomae` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import logging
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from hsm_lib import paths
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import save_checkpoint
+from hsm_lib.data.build import DataConfig
+from hsm_lib.features import corpus_fbanks, fbank_stats
+from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
+from hsm_lib.train.audiomae import MAETrainConfig, fit_audiomae, train_config_dict
+from hsm_lib.eval import probes as pr
+from hsm_lib.reporting import save_figure
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("audiomae", profile)
+data_cfg = DataConfig.from_params(profile_section("data", profile))
+corpus = paths.corpus_dir(profile)
+model_cfg = AudioMAEConfig(n_frames=data_cfg.fbank_frames, **P["model"])
+train_cfg = MAETrainConfig.from_params(P["train"])
+torch.manual_seed(train_cfg.seed)
+model = AudioMAE(model_cfg)
+print(f"AudioMAE: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
+      f"{model_cfg.n_patches} patches ({model_cfg.grid[0]} time x {model_cfg.grid[1]} frequency), mask {model_cfg.mask_ratio}")
+model_cfg, train_cfg
+"""),
+    ("md", "## Pretraining data: every training-split clip and training mixture, as normalised fbanks"),
+    ("code", """
+train = corpus_fbanks(corpus, "train", tuple(P["train_on"]), model_cfg.n_frames, progress=True)
+val = corpus_fbanks(corpus, "val", ("clips",), model_cfg.n_frames, limit=P["val_clips"])
+print(f"train {tuple(train.shape)}, val {tuple(val.shape)} ({train.element_size() * train.numel() / 1e6:.0f} MB as float16)")
+"""),
+    ("md", "## Pretrain"),
+    ("code", """
+history = fit_audiomae(model, train, val, train_cfg, progress=True)
+out_dir = paths.profile_dir(profile) / "models" / "audiomae"
+save_checkpoint(out_dir, model, "audiomae", model_cfg.to_dict(),
+                {"train": train_config_dict(train_cfg), "train_on": P["train_on"], "history": history,
+                 "fbank_stats": dict(zip(("mean", "std"), fbank_stats(corpus)))})
+print(f"final validation loss {history['val_loss'][-1]:.3f} (first {history['val_loss'][0]:.3f}); saved {out_dir}")
+"""),
+    ("code", """
+fig, ax = plt.subplots(figsize=(7, 3.5))
+k = max(1, len(history["loss"]) // 50)
+smooth = np.convolve(history["loss"], np.ones(k) / k, mode="valid")
+ax.plot(history["step"][k - 1:], smooth, label=f"train (mean of {k} steps)")
+ax.plot(history["val_step"], history["val_loss"], "o-", label="validation (fixed masks)")
+ax.set_xlabel("step"); ax.set_ylabel("MSE on hidden patches (normalised pixels)"); ax.legend(); ax.set_title("AudioMAE pretraining")
+save_figure(fig, "audiomae_loss")
+"""),
+    ("md", "## Reconstructions of held-out clips: input, what the encoder sees, what the decoder fills in"),
+    ("code", """
+test = corpus_fbanks(corpus, "test", ("clips",), model_cfg.n_frames, limit=3).float()
+rec = model.reconstruct(test, generator=torch.Generator().manual_seed(0))
+fig, axes = plt.subplots(len(test), 3, figsize=(13, 2.6 * len(test)), squeeze=False)
+for i in range(len(test)):
+    for j, key in enumerate(("input", "masked", "reconstruction")):
+        ax = axes[i, j]
+        ax.imshow(rec[key][i].T.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-1.5, vmax=1.5)
+        ax.set_title(f"test clip {i}: {key}" + (f" ({model_cfg.mask_ratio:.0%} hidden)" if key == "masked" else ""), fontsize=9)
+        ax.set_xlabel("frame"); ax.set_ylabel("mel bin")
+plt.tight_layout()
+save_figure(fig, "audiomae_reconstructions")
+"""),
+    ("md", "## S, the local semantic feature: one call"),
+    ("code", """
+with torch.no_grad():
+    S = model.features(test[:1])
+rows, cols = model_cfg.grid
+print(f"S: {tuple(S.shape)} = [batch, (T/P)*(F/P), C_s]; as the paper's T/P x F/P x C_s: {tuple(S.view(1, rows, cols, -1).shape)}")
+"""),
+    ("md", """
+## Table VII analog: linear probes
+
+Three probes on frozen, mean-pooled features (details in `hsm_lib/eval/probes.py`): the unified tag of single
+real recordings (ESC-50 analog), spoken digits and letters across speakers (Speech Commands analog, the real
+Asterisk speaker is a test speaker) and the pitch class of unseen synthetic notes (NSynth-pitch analog).
+Rows: our pretrained AudioMAE, the same encoder at random initialisation, and the time-averaged log-mel.
+"""),
+    ("code", """
+clip_seconds = data_cfg.clip_seconds
+Q = P["probes"]
+probe_sets = [
+    pr.sound_class_probe(corpus, data_cfg, clip_seconds, min_train=Q["min_train"], min_test=Q["min_test"],
+                         max_per_class=Q["max_per_class"], seed=data_cfg.seed),
+    pr.spoken_word_probe(clip_seconds, n_voices=Q["voices"], words=tuple(Q["words"]) if Q.get("words") else None, seed=data_cfg.seed),
+    pr.pitch_class_probe(clip_seconds, n_notes=Q["notes"], seed=data_cfg.seed),
+]
+display(Markdown("\\n".join(f"- **{p.name}**: {len(p.classes)} classes, {len(p.train_labels)} train / {len(p.test_labels)} test — {p.note}"
+                          for p in probe_sets)))
+"""),
+    ("code", """
+mean, std = fbank_stats(corpus)
+torch.manual_seed(train_cfg.seed + 1)
+random_init = AudioMAE(model_cfg).eval()
+extractors = {
+    "AudioMAE, pretrained (ours)": pr.audiomae_extractor(model, model_cfg.n_frames, mean, std),
+    "AudioMAE, random init": pr.audiomae_extractor(random_init, model_cfg.n_frames, mean, std),
+    "mean log-mel": pr.logmel_extractor(model_cfg.n_frames, mean, std),
+}
+results = pr.run_probes(probe_sets, extractors, progress=True)
+pr.write_table7(results, probe_sets, profile)
+display(Markdown((paths.reports_dir() / "table7_linear_probe.md").read_text()))
+"""),
+]
+
+
+QAUDIO = [
+    ("md", """
+# 03 · Q-Audio: the global semantic feature G, and text-to-audio retrieval
+
+Paper Sec. III-B2 and Table V. Q-Audio is BLIP-2's Q-Former made small: **one** learnable query, **two**
+layers whose self-attention is shared by the query and the text branch, and a cross-attention through which
+the query reads the frozen AudioMAE features S. The text branch reads the frozen text backbone's features
+(FLAN-T5 in the paper; MiniLM offline), so Q-Audio does not have to learn language. Three objectives, weight
+1.0 each, each with its own self-attention mask: audio–text contrast (ITC), matching with hard negatives
+(ITM) and audio-grounded caption generation (ITG). The query's output alone is **G**, one vector per clip.
+
+A CLAP-style two-tower model trained with ITC alone, on the same inputs and budget, is the baseline of the
+Table V analog.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `qaudio` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import json
+import logging
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+from tqdm.auto import tqdm
+
+from hsm_lib import paths
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import load_weights, read_config, save_checkpoint
+from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
+from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
+from hsm_lib.models.qaudio import QAudio, QAudioConfig, attention_mask
+from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
+from hsm_lib.text.backbone import TextBackbone
+from hsm_lib.train.qaudio import QAudioTrainConfig, caption_vocabulary, fit_pairs
+from hsm_lib.eval import retrieval
+from hsm_lib.reporting import save_figure
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("qaudio", profile)
+corpus = paths.corpus_dir(profile)
+models_dir = paths.profile_dir(profile) / "models"
+train_cfg = QAudioTrainConfig.from_params(P["train"])
+
+mae_meta = read_config(models_dir / "audiomae", "audiomae")
+mae = load_weights(models_dir / "audiomae", AudioMAE(AudioMAEConfig(**mae_meta["config"]))).eval()
+for p in mae.parameters():
+    p.requires_grad_(False)  # frozen, as in the paper
+backbone = TextBackbone(P["text_backbone"])
+print(f"frozen AudioMAE: C_s = {mae.cfg.dim}, {mae.cfg.n_patches} patches; frozen text backbone '{backbone.name}': C_t = {backbone.dim}")
+"""),
+    ("md", "## The three self-attention masks (rows attend to columns; query first, then 6 text positions)"),
+    ("code", """
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+for ax, obj in zip(axes, ("itc", "itm", "itg")):
+    ax.imshow(attention_mask(obj, 1, 6).numpy(), cmap="Greens", vmin=0, vmax=1.3)
+    ax.set_title(obj.upper()); ax.set_xticks(range(7), ["Q"] + [f"t{i}" for i in range(6)]); ax.set_yticks(range(7), ["Q"] + [f"t{i}" for i in range(6)])
+plt.tight_layout()
+"""),
+    ("md", "## (clip, caption) pairs and their frozen features"),
+    ("code", """
+mean, std = fbank_stats(corpus)
+captions = {s: [c["captions"] for c in json.loads((corpus / "clips" / f"{s}.json").read_text())] for s in ("train", "test")}
+tags = [c["tags"][0] for c in json.loads((corpus / "clips" / "test.json").read_text())]
+S = {s: AudioMAEFeatures(mae, corpus_waves(corpus, s, "clips"), mae.cfg.n_frames, mean, std,
+                         cache=P.get("cache_features", True), progress=True) for s in ("train", "test")}
+print({s: f"{len(S[s])} clips, {sum(map(len, captions[s]))} captions" for s in S})
+print("example:", captions["train"][0][0])
+"""),
+    ("md", "## Pretrain Q-Audio (ITC + ITM + ITG)"),
+    ("code", """
+all_train_captions = [c for caps in captions["train"] for c in caps]
+lut = caption_vocabulary(backbone, all_train_captions) if P["itg_vocab"] == "corpus" else None
+vocab = int(lut.max()) + 1 if lut is not None else backbone.vocab_size
+q_cfg = QAudioConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, vocab_size=vocab, backbone_vocab=backbone.vocab_size, **P["model"])
+torch.manual_seed(train_cfg.seed)
+qaudio = QAudio(q_cfg, vocab_lut=lut)
+print(f"Q-Audio: {sum(p.numel() for p in qaudio.parameters()) / 1e6:.2f} M parameters; ITG over {vocab} classes")
+q_hist = fit_pairs(qaudio, S["train"], captions["train"], backbone, train_cfg, desc="Q-Audio")
+save_checkpoint(models_dir / "qaudio", qaudio, "qaudio", q_cfg.to_dict(),
+                {"text_backbone": P["text_backbone"], "train": P["train"], "history": q_hist})
+"""),
+    ("md", "## The CLAP-style baseline: same inputs, same data, batch and steps, ITC only"),
+    ("code", """
+torch.manual_seed(train_cfg.seed)
+clap = CLAPBaseline(CLAPConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, **P["clap"]))
+c_hist = fit_pairs(clap, S["train"], captions["train"], backbone, train_cfg, desc="CLAP-style")
+save_checkpoint(models_dir / "clap_baseline", clap, "clap_baseline", clap.cfg.to_dict(),
+                {"text_backbone": P["text_backbone"], "train": P["train"], "history": c_hist})
+"""),
+    ("code", """
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
+k = max(1, len(q_hist["step"]) // 40)
+sm = lambda v: np.convolve(v, np.ones(k) / k, mode="valid")
+for name in ("itc", "itm", "itg"):
+    axes[0].plot(q_hist["step"][k - 1:], sm(q_hist[name]), label=f"Q-Audio {name.upper()}")
+axes[0].plot(c_hist["step"][k - 1:], sm(c_hist["itc"]), "k--", label="CLAP-style ITC")
+axes[0].set_xlabel("step"); axes[0].set_ylabel("loss"); axes[0].legend(); axes[0].set_title(f"pretraining (mean of {k} steps)")
+axes[1].plot(q_hist["step"][k - 1:], sm(q_hist["total"]), label="Q-Audio total (weights 1.0)")
+axes[1].set_xlabel("step"); axes[1].legend()
+plt.tight_layout()
+save_figure(fig, "qaudio_loss")
+"""),
+    ("md", "## Table V analog: text-to-audio retrieval on the held-out clips"),
+    ("code", """
+qaudio.eval(); clap.eval()
+torch.manual_seed(train_cfg.seed)
+untrained = QAudio(q_cfg, vocab_lut=lut).eval()
+results, sims = {}, {}
+with torch.no_grad():
+    results["Q-Audio (ours, ITC + ITM + ITG)"], sims["q"] = retrieval.text_to_audio(qaudio, backbone, S["test"], captions["test"])
+    results["Q-Audio, ITC scores re-ranked by ITM (BLIP-2)"] = retrieval.itm_rerank(
+        qaudio, backbone, S["test"], captions["test"], sims["q"], top=P["rerank_top"], progress=lambda r: tqdm(r, desc="ITM re-rank", leave=False))
+    results["CLAP-style two-tower, ITC only (same budget)"], _ = retrieval.text_to_audio(clap, backbone, S["test"], captions["test"])
+    results["Q-Audio, untrained"], _ = retrieval.text_to_audio(untrained, backbone, S["test"], captions["test"])
+queries, _ = retrieval.queries_and_relevance(captions["test"])
+retrieval.write_table5(results, profile, len(queries), len(S["test"]), P["text_backbone"])
+display(Markdown((paths.reports_dir() / "table5_retrieval.md").read_text()))
+"""),
+    ("md", "## G, the global feature: one vector per clip (t-SNE of the held-out clips, coloured by their first tag)"),
+    ("code", """
+from sklearn.manifold import TSNE
+
+with torch.no_grad():
+    G = torch.cat([qaudio.audio_features(S["test"][torch.arange(i, min(i + 64, len(S["test"])))]) for i in range(0, len(S["test"]), 64)])
+print(f"G: {tuple(G.shape)} = [clips, n_queries, C_g]")
+xy = TSNE(n_components=2, perplexity=min(30, max(2, len(G) // 4)), init="pca", random_state=0).fit_transform(G[:, 0].numpy())
+top = [t for t, _ in __import__("collections").Counter(tags).most_common(10)]
+fig, ax = plt.subplots(figsize=(8, 6))
+other = np.array([t not in top for t in tags])
+ax.scatter(*xy[other].T, s=8, c="lightgrey", label="other tags")
+for i, t in enumerate(top):
+    sel = np.array([x == t for x in tags])
+    ax.scatter(*xy[sel].T, s=14, color=plt.cm.tab10(i), label=t)
+ax.legend(fontsize=7, loc="best", markerscale=1.5); ax.set_xticks([]); ax.set_yticks([])
+ax.set_title(f"t-SNE of Q-Audio's G on {len(G)} held-out clips ({profile} profile)")
+save_figure(fig, "qaudio_tsne")
+"""),
+]
+
+
 def main() -> None:
     NB_DIR.mkdir(exist_ok=True)
     nbf.write(notebook(DATA), NB_DIR / "01_data.ipynb")
+    nbf.write(notebook(AUDIOMAE), NB_DIR / "02_audiomae.ipynb")
+    nbf.write(notebook(QAUDIO), NB_DIR / "03_qaudio.ipynb")
 
 
 if __name__ == "__main__":

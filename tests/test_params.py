@@ -83,3 +83,45 @@ def test_paper_path_builds_from_imported_corpus(tmp_path):
     recs = {r["id"]: r for r in json.loads((tmp_path / "out" / "recordings.json").read_text())}
     train_clips = json.loads((tmp_path / "out" / "clips" / "train.json").read_text())
     assert all(recs[rid]["split"] == "train" for c in train_clips for rid in c["recordings"])
+
+
+def _keys(tree, prefix=""):
+    """Every nested key path of a params section."""
+    out = set()
+    for k, v in tree.items():
+        out.add(prefix + k)
+        if isinstance(v, dict):
+            out |= _keys(v, prefix + k + ".")
+    return out
+
+
+def test_representation_sections_have_the_same_keys_in_every_profile():
+    params = load_params()
+    for section in ("audiomae", "qaudio"):
+        keys = [_keys(profile_section(section, p, params)) for p in PROFILES]
+        assert keys[0] == keys[1] == keys[2], section
+
+
+def test_paper_profile_holds_the_papers_representation_sizes():
+    from hsm_lib.models.audiomae import AudioMAEConfig
+    from hsm_lib.models.qaudio import QAudioConfig
+
+    mae = profile_section("audiomae", "paper")["model"]
+    cfg = AudioMAEConfig(n_frames=profile_section("data", "paper")["fbank_frames"], **mae)
+    assert (cfg.patch, cfg.mask_ratio) == (16, 0.8)                    # Sec. III-B1: 16x16 patches, 80% masked
+    assert (cfg.dim, cfg.depth, cfg.heads) == (768, 12, 12)           # ViT-B encoder
+    assert (cfg.decoder_depth, cfg.decoder_dim, cfg.decoder_heads) == (4, 384, 8)  # MW-MAE decoder
+    assert cfg.grid == (64, 8) and cfg.n_patches == 512               # 10.24 s x 128 mel -> 64 x 8 patches
+    q = profile_section("qaudio", "paper")
+    qcfg = QAudioConfig(**q["model"])
+    assert qcfg.layers == 2 and qcfg.n_queries == 1                   # Sec. IV-C: two layers, one query
+    assert (qcfg.itc_weight, qcfg.itm_weight, qcfg.itg_weight) == (1.0, 1.0, 1.0)  # loss weights 1.0
+    assert q["text_backbone"] == "google/flan-t5-base"                # Sec. IV-C: FLAN-T5-base
+    assert q["itg_vocab"] == "full"
+    # every profile keeps the paper's patch size, masking ratio, one query and loss weights
+    for p in PROFILES:
+        m = profile_section("audiomae", p)["model"]
+        assert (m["patch"], m["mask_ratio"]) == (16, 0.8), p
+        qm = profile_section("qaudio", p)["model"]
+        assert qm["n_queries"] == 1 and qm["layers"] == 2, p
+        assert (qm["itc_weight"], qm["itm_weight"], qm["itg_weight"]) == (1.0, 1.0, 1.0), p
