@@ -294,7 +294,7 @@ from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
 from hsm_lib.models.qaudio import QAudio, QAudioConfig, attention_mask
 from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
 from hsm_lib.text.backbone import TextBackbone
-from hsm_lib.train.qaudio import QAudioTrainConfig, caption_vocabulary, fit_pairs
+from hsm_lib.train.qaudio import CaptionFeatures, QAudioTrainConfig, caption_vocabulary, fit_pairs
 from hsm_lib.eval import retrieval
 from hsm_lib.reporting import save_figure
 
@@ -325,20 +325,21 @@ mean, std = fbank_stats(corpus)
 captions = {s: [c["captions"] for c in json.loads((corpus / "clips" / f"{s}.json").read_text())] for s in ("train", "test")}
 tags = [c["tags"][0] for c in json.loads((corpus / "clips" / "test.json").read_text())]
 S = {s: AudioMAEFeatures(mae, corpus_waves(corpus, s, "clips"), mae.cfg.n_frames, mean, std,
-                         cache=P.get("cache_features", True), progress=True) for s in ("train", "test")}
+                         cache=P["cache_features"], progress=True) for s in ("train", "test")}
 print({s: f"{len(S[s])} clips, {sum(map(len, captions[s]))} captions" for s in S})
 print("example:", captions["train"][0][0])
 """),
     ("md", "## Pretrain Q-Audio (ITC + ITM + ITG)"),
     ("code", """
 all_train_captions = [c for caps in captions["train"] for c in caps]
+text_bank = CaptionFeatures(backbone, all_train_captions, cache=P["cache_features"])  # shared by both models
 lut = caption_vocabulary(backbone, all_train_captions) if P["itg_vocab"] == "corpus" else None
 vocab = int(lut.max()) + 1 if lut is not None else backbone.vocab_size
 q_cfg = QAudioConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, vocab_size=vocab, backbone_vocab=backbone.vocab_size, **P["model"])
 torch.manual_seed(train_cfg.seed)
 qaudio = QAudio(q_cfg, vocab_lut=lut)
 print(f"Q-Audio: {sum(p.numel() for p in qaudio.parameters()) / 1e6:.2f} M parameters; ITG over {vocab} classes")
-q_hist = fit_pairs(qaudio, S["train"], captions["train"], backbone, train_cfg, desc="Q-Audio")
+q_hist = fit_pairs(qaudio, S["train"], captions["train"], backbone, train_cfg, desc="Q-Audio", text_bank=text_bank)
 save_checkpoint(models_dir / "qaudio", qaudio, "qaudio", q_cfg.to_dict(),
                 {"text_backbone": P["text_backbone"], "train": P["train"], "history": q_hist})
 """),
@@ -346,7 +347,7 @@ save_checkpoint(models_dir / "qaudio", qaudio, "qaudio", q_cfg.to_dict(),
     ("code", """
 torch.manual_seed(train_cfg.seed)
 clap = CLAPBaseline(CLAPConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, **P["clap"]))
-c_hist = fit_pairs(clap, S["train"], captions["train"], backbone, train_cfg, desc="CLAP-style")
+c_hist = fit_pairs(clap, S["train"], captions["train"], backbone, train_cfg, desc="CLAP-style", text_bank=text_bank)
 save_checkpoint(models_dir / "clap_baseline", clap, "clap_baseline", clap.cfg.to_dict(),
                 {"text_backbone": P["text_backbone"], "train": P["train"], "history": c_hist})
 """),

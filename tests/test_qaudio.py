@@ -190,3 +190,16 @@ def test_safetensors_round_trip(tmp_path):
     audio, tokens, mask, *_ = inputs()
     assert torch.equal(q.audio_features(audio), q2.audio_features(audio))
     assert torch.equal(q2.vocab_lut, lut)
+
+
+def test_cached_caption_features_match_the_backbone():
+    from hsm_lib.text.backbone import TextBackbone
+    from hsm_lib.train.qaudio import CaptionFeatures
+
+    bb = TextBackbone("minilm")
+    caps = ["a dog barks twice", "rain falls on a tin roof while thunder rumbles far away", "a bell"]
+    cached, direct = CaptionFeatures(bb, caps, cache=True), CaptionFeatures(bb, caps, cache=False)
+    (fc, ec), (fd, ed) = cached[[2, 0]], direct[[2, 0]]
+    assert fc.tokens.shape == fd.tokens.shape  # trimmed to the batch's longest caption
+    assert torch.equal(fc.mask, fd.mask) and torch.equal(fc.ids, fd.ids) and torch.equal(ec, ed)
+    assert torch.allclose(fc.tokens, fd.tokens, atol=2e-3)  # float16 storage

@@ -34,14 +34,24 @@ class Attention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.last_weights: torch.Tensor | None = None  # filled when ``keep_weights`` is asked for
 
+    def project_kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, L_k, context_dim] -> keys and values, each [B, heads, L_k, dim / heads].
+
+        Cross-attention to a fixed context (Q-Audio's audio features) can project it once and
+        pass the result as ``kv`` to several forward calls.
+        """
+        b, n = context.shape[:2]
+        k, v = self.kv(context).view(b, n, 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return k, v
+
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None, keep_weights: bool = False) -> torch.Tensor:
-        """x: [B, L_q, dim]; context: [B, L_k, context_dim]; mask: bool, broadcastable to
-        [B, heads, L_q, L_k], True = may attend. Returns [B, L_q, dim]."""
+                mask: torch.Tensor | None = None, keep_weights: bool = False,
+                kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """x: [B, L_q, dim]; context: [B, L_k, context_dim] (or its ``kv`` from :meth:`project_kv`);
+        mask: bool, broadcastable to [B, heads, L_q, L_k], True = may attend. Returns [B, L_q, dim]."""
         b, lq, d = x.shape
-        src = x if context is None else context
         q = self.q(x).view(b, lq, self.heads, -1).transpose(1, 2)
-        k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        k, v = kv if kv is not None else self.project_kv(x if context is None else context)
         if keep_weights:  # explicit path, only for inspection (e.g. Fig. 6's attention maps)
             logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
             if mask is not None:

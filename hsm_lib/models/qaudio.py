@@ -111,13 +111,14 @@ class QAudioLayer(nn.Module):
         self.norm_q, self.mlp_q = nn.LayerNorm(dim), MLP(dim, mlp_ratio)
         self.norm_t, self.mlp_t = nn.LayerNorm(dim), MLP(dim, mlp_ratio)
 
-    def forward(self, x: torch.Tensor, n_query: int, mask: torch.Tensor | None, audio: torch.Tensor | None,
-                keep_weights: bool = False) -> torch.Tensor:
-        """x: [B, n_query + N, dim]; mask: [B, 1, L, L] bool; audio: [B, P, audio_dim] or None."""
+    def forward(self, x: torch.Tensor, n_query: int, mask: torch.Tensor | None,
+                audio_kv: tuple[torch.Tensor, torch.Tensor] | None, keep_weights: bool = False) -> torch.Tensor:
+        """x: [B, n_query + N, dim]; mask: [B, 1, L, L] bool; audio_kv: this layer's keys and
+        values of the audio features (``cross_attn.project_kv(S)``), or None for text only."""
         x = x + self.self_attn(self.norm_self(x), mask=mask)
         q, t = x[:, :n_query], x[:, n_query:]
-        if n_query and audio is not None:
-            q = q + self.cross_attn(self.norm_cross(q), context=audio, keep_weights=keep_weights)
+        if n_query and audio_kv is not None:
+            q = q + self.cross_attn(self.norm_cross(q), kv=audio_kv, keep_weights=keep_weights)
         q = q + self.mlp_q(self.norm_q(q))
         t = t + self.mlp_t(self.norm_t(t)) if t.shape[1] else t
         return torch.cat([q, t], dim=1)
@@ -168,17 +169,27 @@ class QAudio(nn.Module):
         x = torch.cat([start.expand(tokens.shape[0], -1, -1), proj(tokens)], dim=1) + self.text_pos[:, :n]
         return x, torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
 
-    def run(self, objective: str, audio: torch.Tensor | None, text: torch.Tensor | None, text_mask: torch.Tensor | None,
+    def audio_kv(self, audio: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Every layer's cross-attention keys and values of S [B, P, audio_dim].
+
+        The projection of the P audio patches is most of a step's cost; the three objectives
+        share one projection (ITM's pairs index into it) instead of recomputing it per pass.
+        """
+        return [layer.cross_attn.project_kv(audio) for layer in self.layers]
+
+    def run(self, objective: str, audio: torch.Tensor | list | None, text: torch.Tensor | None, text_mask: torch.Tensor | None,
             with_query: bool = True, keep_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass of the layers over ``[query ; text]`` under ``objective``'s mask.
 
         Args:
-            audio: [B, P, audio_dim] frozen AudioMAE features (None: no cross-attention).
+            audio: [B, P, audio_dim] frozen AudioMAE features, or their :meth:`audio_kv`
+                (None: no cross-attention).
             text: [B, N, dim] text-branch input (already projected, with its start token).
             text_mask: [B, N] bool, True at real tokens.
         Returns: (query outputs [B, n_q, dim], text outputs [B, N, dim]), final-normed.
         """
-        b = (audio if audio is not None else text).shape[0]
+        kv = self.audio_kv(audio) if isinstance(audio, torch.Tensor) else audio
+        b = kv[0][0].shape[0] if kv is not None else text.shape[0]
         nq = self.cfg.n_queries if with_query else 0
         parts = ([self.query.expand(b, -1, -1)] if nq else []) + ([text] if text is not None else [])
         x = torch.cat(parts, dim=1)
@@ -187,8 +198,8 @@ class QAudio(nn.Module):
         if text_mask is not None:  # padding is never attended to (as a key)
             keys = torch.cat([text_mask.new_ones(b, nq), text_mask], dim=1)
             allowed = allowed & keys[:, None, None, :]
-        for layer in self.layers:
-            x = layer(x, nq, allowed, audio, keep_weights=keep_weights)
+        for layer, layer_kv in zip(self.layers, kv if kv is not None else [None] * len(self.layers)):
+            x = layer(x, nq, allowed, layer_kv, keep_weights=keep_weights)
         x = self.norm(x)
         return x[:, :nq], x[:, nq:]
 
@@ -218,13 +229,14 @@ class QAudio(nn.Module):
         """[B, N, C_t], [B, N] -> [B, embed_dim] unit ITC embedding of the [CLS] output."""
         return F.normalize(self.text_proj(self.text_features(tokens, mask)[:, 0]), dim=-1)
 
-    def itm_logits(self, audio: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Matching logits [B, 2] (index 1 = "matches") for aligned pairs of audio and text."""
+    def itm_logits(self, audio: torch.Tensor | list, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Matching logits [B, 2] (index 1 = "matches") for aligned pairs of audio (S or its
+        :meth:`audio_kv`) and text."""
         x, m = self._text_input(tokens, mask, self.cls_token, self.text_in)
         q, _ = self.run("itm", audio, x, m)
         return self.itm_head(q).mean(1)
 
-    def itg_logits(self, audio: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, token_embeddings: torch.Tensor) -> torch.Tensor:
+    def itg_logits(self, audio: torch.Tensor | list, ids: torch.Tensor, mask: torch.Tensor, token_embeddings: torch.Tensor) -> torch.Tensor:
         """Next-token logits [B, N, vocab_size]: position i predicts token i from the audio
         (through the query) and tokens < i (vocabulary embeddings shifted right behind [DEC])."""
         # Input position 0 is [DEC]; position i > 0 carries token i - 1. Nothing at or after i.
@@ -251,9 +263,11 @@ class QAudio(nn.Module):
         pos = pos | same_caption if same_caption is not None else pos
         zero = audio.new_zeros(())
 
+        kv = self.audio_kv(audio)  # shared by the three passes
+
         # ITC: one pass under the ITC mask (query and text each see only themselves).
         x, m = self._text_input(tokens, mask, self.cls_token, self.text_in)
-        q, t = self.run("itc", audio, x, m)
+        q, t = self.run("itc", kv, x, m)
         a_emb = F.normalize(self.audio_proj(q).mean(1), dim=-1)
         t_emb = F.normalize(self.text_proj(t[:, 0]), dim=-1)
         sim = a_emb @ t_emb.T * self.log_inv_temp.exp().clamp(max=100.0)  # [B audio, B text]
@@ -269,17 +283,20 @@ class QAudio(nn.Module):
                 has_neg = (~pos).any(1)
                 neg_text = torch.multinomial(w_t, 1, generator=generator).squeeze(1)
                 neg_audio = torch.multinomial(w_a, 1, generator=generator).squeeze(1)
-            keep = has_neg
-            a_all = torch.cat([audio, audio[keep], audio[neg_audio][keep]])
-            tok_all = torch.cat([tokens, tokens[neg_text][keep], tokens[keep]])
-            mask_all = torch.cat([mask, mask[neg_text][keep], mask[keep]])
-            labels = torch.cat([torch.ones(b), torch.zeros(2 * int(keep.sum()))]).long().to(audio.device)
-            itm = F.cross_entropy(self.itm_logits(a_all, tok_all, mask_all), labels)
+            # Three passes over the shared keys/values instead of one over a gathered copy: only
+            # the negative-audio pass gathers (copying [B, heads, P, d] tensors dominated a step).
+            neg_kv = [(k.index_select(0, neg_audio), v.index_select(0, neg_audio)) for k, v in kv]
+            logits = torch.cat([self.itm_logits(kv, tokens, mask),                          # positives
+                                self.itm_logits(kv, tokens[neg_text], mask[neg_text])[has_neg],  # hard negative text
+                                self.itm_logits(neg_kv, tokens, mask)[has_neg]])            # hard negative audio
+            labels = torch.zeros(len(logits), dtype=torch.long, device=audio.device)
+            labels[:b] = 1
+            itm = F.cross_entropy(logits, labels)
 
         # ITG: caption tokens from the audio, causally.
         itg = zero
         if cfg.itg_weight:
-            logits = self.itg_logits(audio, ids, mask, token_embeddings)
+            logits = self.itg_logits(kv, ids, mask, token_embeddings)
             target = self.vocab_lut[ids].masked_fill(~mask, -100)
             itg = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hsm_lib.text.backbone import TextBackbone
+from hsm_lib.text.backbone import TextBackbone, TextFeatures
 from hsm_lib.train.common import adamw, batches, resolve_device, seed_everything, warmup_cosine
 
 
@@ -51,13 +51,51 @@ def same_caption_matrix(captions: Sequence[str]) -> torch.Tensor:
     return ids[:, None] == ids[None, :]
 
 
-def fit_pairs(model: torch.nn.Module, audio: torch.Tensor, captions: Sequence[Sequence[str]], backbone: TextBackbone,
-              cfg: QAudioTrainConfig, desc: str = "Q-Audio", progress: bool = True) -> dict[str, list[float]]:
+class CaptionFeatures:
+    """The frozen backbone's features of a fixed list of captions, computed once (``cache=True``,
+    for the small profiles: every step then skips the backbone) or per batch (``cache=False``,
+    for the paper's millions of captions). ``bank[idx]`` -> :class:`TextFeatures` trimmed to the
+    batch's longest caption, plus the vocabulary embeddings of its ids (for ITG)."""
+
+    def __init__(self, backbone: TextBackbone, captions: Sequence[str], cache: bool = True, batch_size: int = 256):
+        self.backbone, self.captions = backbone, list(captions)
+        self.cached = None
+        if cache and self.captions:
+            parts = [backbone.encode(self.captions[i:i + batch_size]) for i in range(0, len(self.captions), batch_size)]
+            n = max(p.tokens.shape[1] for p in parts)
+            pad = lambda t, v: torch.nn.functional.pad(t, (0, 0, 0, n - t.shape[1]) if t.dim() == 3 else (0, n - t.shape[1]), value=v)
+            self.cached = (torch.cat([pad(p.tokens, 0.0) for p in parts]).to(torch.float16),
+                           torch.cat([pad(p.mask, False) for p in parts]),
+                           torch.cat([pad(p.ids, 0) for p in parts]))
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def __getitem__(self, idx: Sequence[int]) -> tuple[TextFeatures, torch.Tensor]:
+        idx = list(idx)
+        if self.cached is None:
+            f = self.backbone.encode([self.captions[i] for i in idx])
+        else:
+            tokens, mask, ids = (t[torch.as_tensor(idx)] for t in self.cached)
+            n = int(mask.sum(1).max())
+            device = self.backbone.device
+            tokens, mask, ids = tokens[:, :n].to(device, torch.float32), mask[:, :n].to(device), ids[:, :n].to(device)
+            w = mask.unsqueeze(-1).float()
+            f = TextFeatures(tokens, mask, (tokens * w).sum(1) / w.sum(1).clamp_min(1.0), ids)
+        return f, self.backbone.token_embeddings(f.ids)
+
+
+def fit_pairs(model: torch.nn.Module, audio, captions: Sequence[Sequence[str]], backbone: TextBackbone,
+              cfg: QAudioTrainConfig, desc: str = "Q-Audio", progress: bool = True, cache_text: bool = True,
+              text_bank: CaptionFeatures | None = None) -> dict[str, list[float]]:
     """Train ``model`` (anything with Q-Audio's ``losses`` signature) in place.
 
     Args:
-        audio: [N, P, C_s] frozen AudioMAE features of the training clips (any float dtype).
+        audio: [N, P, C_s] frozen AudioMAE features of the training clips (a tensor of any float
+            dtype, or :class:`~hsm_lib.features.AudioMAEFeatures`).
         captions: for each clip, its captions; each step draws one at random per clip.
+        cache_text / text_bank: encode all captions once up front (or reuse ``text_bank``, a
+            :class:`CaptionFeatures` of the flattened captions, across models).
     Returns:
         history: "step", "total", "itc", "itm", "itg" per step.
     """
@@ -68,16 +106,18 @@ def fit_pairs(model: torch.nn.Module, audio: torch.Tensor, captions: Sequence[Se
     rng = np.random.default_rng(cfg.seed)
     model.to(device).train()
     backbone.to(device)
+    flat = [c for caps in captions for c in caps]
+    first = np.cumsum([0] + [len(c) for c in captions])  # clip i's captions are flat[first[i]:first[i + 1]]
+    text = text_bank if text_bank is not None else CaptionFeatures(backbone, flat, cache=cache_text)
     opt = adamw(model, cfg.lr, cfg.weight_decay)
     sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
     hist: dict[str, list[float]] = {k: [] for k in ("step", "total", "itc", "itm", "itg")}
     bar = tqdm(batches(len(audio), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc=desc, disable=not progress)
     for step, idx in enumerate(bar, start=1):
-        texts = [captions[i][int(rng.integers(len(captions[i])))] for i in idx.tolist()]
-        feats = backbone.encode(texts)
-        emb = backbone.token_embeddings(feats.ids)
+        pick = [int(first[i] + rng.integers(first[i + 1] - first[i])) for i in idx.tolist()]
+        feats, emb = text[pick]
         losses = model.losses(audio[idx].to(device, torch.float32), feats.tokens, feats.mask, feats.ids, emb,
-                              same_caption=same_caption_matrix(texts).to(device), generator=gen)
+                              same_caption=same_caption_matrix([flat[j] for j in pick]).to(device), generator=gen)
         opt.zero_grad(set_to_none=True)
         losses.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
