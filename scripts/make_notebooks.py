@@ -247,11 +247,11 @@ mean, std = fbank_stats(corpus)
 torch.manual_seed(train_cfg.seed + 1)
 random_init = AudioMAE(model_cfg).eval()
 extractors = {
-    "AudioMAE, pretrained (ours)": pr.audiomae_extractor(model, model_cfg.n_frames, mean, std),
-    "AudioMAE, random init": pr.audiomae_extractor(random_init, model_cfg.n_frames, mean, std),
-    "mean log-mel": pr.logmel_extractor(model_cfg.n_frames, mean, std),
+    "AudioMAE, pretrained (ours)": pr.audiomae_extractor(model),
+    "AudioMAE, random init": pr.audiomae_extractor(random_init),
+    "mean log-mel": pr.logmel_extractor(),
 }
-results = pr.run_probes(probe_sets, extractors, progress=True)
+results = pr.run_probes(probe_sets, extractors, model_cfg.n_frames, mean, std, progress=True)
 pr.write_table7(results, probe_sets, profile)
 display(Markdown((paths.reports_dir() / "table7_linear_probe.md").read_text()))
 """),

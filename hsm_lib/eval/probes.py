@@ -223,38 +223,38 @@ def mean_logmel(fbank: np.ndarray) -> np.ndarray:
     return np.asarray(fbank, dtype=np.float32).mean(axis=1)
 
 
-def run_probes(probes: list[ProbeSet], extractors: dict[str, Callable[[np.ndarray], np.ndarray]],
-               progress: bool = False) -> dict[str, dict[str, float]]:
+def run_probes(probes: list[ProbeSet], extractors: dict[str, Callable[[torch.Tensor], np.ndarray]], n_frames: int,
+               mean: float, std: float, progress: bool = False) -> dict[str, dict[str, float]]:
     """Accuracy (percent) of a linear probe for every (feature row, probe).
 
-    ``extractors`` maps a row name to a function from waves [N, L] to pooled features [N, D].
+    ``extractors`` maps a row name to a function from normalised fbanks [N, T, F] (float32;
+    computed once per probe and shared by the rows) to pooled features [N, D].
     Returns {row: {probe: accuracy %}}.
     """
     from tqdm.auto import tqdm
 
+    from hsm_lib.features import fbanks
+
     results: dict[str, dict[str, float]] = {row: {} for row in extractors}
-    jobs = [(row, p) for p in probes for row in extractors]
-    for row, p in tqdm(jobs, desc="linear probes", disable=not progress, leave=False):
-        fx = extractors[row]
-        acc = linear_probe_accuracy(fx(p.train_waves), p.train_labels, fx(p.test_waves), p.test_labels)
-        results[row][p.name] = 100.0 * acc
+    for p in tqdm(probes, desc="linear probes", disable=not progress, leave=False):
+        train = fbanks(p.train_waves, n_frames, mean, std, dtype=torch.float32)
+        test = fbanks(p.test_waves, n_frames, mean, std, dtype=torch.float32)
+        for row, fx in extractors.items():
+            results[row][p.name] = 100.0 * linear_probe_accuracy(fx(train), p.train_labels, fx(test), p.test_labels)
     return results
 
 
-def audiomae_extractor(model, n_frames: int, mean: float, std: float, batch_size: int = 32) -> Callable[[np.ndarray], np.ndarray]:
-    """Waves [N, L] -> mean-pooled AudioMAE features S [N, C_s] (the probe's input)."""
-    from hsm_lib.features import batched, fbanks
+def audiomae_extractor(model, batch_size: int = 32) -> Callable[[torch.Tensor], np.ndarray]:
+    """Normalised fbanks [N, T, F] -> mean-pooled AudioMAE features S [N, C_s] (the probe's input)."""
+    from hsm_lib.features import batched
 
     device = next(model.parameters()).device
-    return lambda waves: batched(lambda b: model.features(b).mean(1), fbanks(waves, n_frames, mean, std),
-                                 batch_size, device).numpy()
+    return lambda x: batched(lambda b: model.features(b).mean(1), x, batch_size, device).numpy()
 
 
-def logmel_extractor(n_frames: int, mean: float, std: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Waves [N, L] -> time-averaged normalised log-mel [N, 128]."""
-    from hsm_lib.features import fbanks
-
-    return lambda waves: mean_logmel(fbanks(waves, n_frames, mean, std, dtype=torch.float32).numpy())
+def logmel_extractor() -> Callable[[torch.Tensor], np.ndarray]:
+    """Normalised fbanks [N, T, F] -> time-averaged log-mel [N, 128]."""
+    return lambda x: mean_logmel(x.numpy())
 
 
 PROBE_TITLES = {"sound_class": "sound class (ESC-50 analog)", "spoken_word": "spoken word (SC analog)",
