@@ -148,7 +148,7 @@ class AudioMAE(nn.Module):
         """latent: [B, n_keep, dim] of the visible patches -> [B, patches, P*P] predictions."""
         b, n = latent.shape[0], self.cfg.n_patches
         y = self.decoder_embed(latent)
-        full = self.mask_token.expand(b, n, -1).clone()
+        full = self.mask_token.expand(b, n, -1).to(y.dtype).clone()
         full.scatter_(1, keep.unsqueeze(-1).expand(-1, -1, y.shape[-1]), y)
         x = full + self.dec_pos
         for blk in self.decoder_blocks:

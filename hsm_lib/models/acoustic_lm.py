@@ -1,0 +1,193 @@
+"""The autoregressive acoustic language model H3 (paper Sec. III-E1, Eq. 9-10).
+
+A transformer decoder generates the codec tokens of a clip frame by frame, conditioned on
+its AudioMAE features S (cross-attention in every layer). As in UniCodec, all G groups of
+frame t are produced in one step: the input at step t is the sum of G per-group embeddings of
+frame t-1's tokens, and G output heads predict frame t's tokens. A start frame (every group
+at BOS) opens the sequence; an end token closes it (predicted by group 0's head, whose
+vocabulary is the codebook plus EOS).
+
+Training is teacher-forced cross-entropy (Eq. 10). Generation is batched with a key/value
+cache, greedy or temperature / top-k sampling, and stops at the end token or the frame budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsm_lib.models.layers import MLP, Attention, init_weights
+
+
+@dataclass
+class AcousticLMConfig:
+    cond_dim: int = 768        # C_s of S
+    dim: int = 1024            # paper Sec. IV-C: hidden 1024
+    layers: int = 12           # paper: 12 layers
+    heads: int = 8             # paper: 8 heads
+    groups: int = 12           # G, as the codec
+    codebook_size: int = 1024  # K, as the codec
+    max_frames: int = 500      # positions: 10 s at 50 frames/s (+ start frame)
+    max_cond: int = 512        # positions of S (64 x 8 patches at 10.24 s)
+    mlp_ratio: float = 4.0
+
+    @property
+    def bos(self) -> int:
+        return self.codebook_size
+
+    @property
+    def eos(self) -> int:
+        return self.codebook_size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1, self.self_attn = nn.LayerNorm(dim), Attention(dim, heads)
+        self.norm2, self.cross_attn = nn.LayerNorm(dim), Attention(dim, heads)
+        self.norm3, self.mlp = nn.LayerNorm(dim), MLP(dim, mlp_ratio)
+
+    def forward(self, x: torch.Tensor, cond_kv: tuple[torch.Tensor, torch.Tensor],
+                past: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x: [B, L, dim] new positions; past: cached (k, v) [B, heads, L_past, d] of earlier positions.
+        Returns the output and the cache extended by the new positions."""
+        h = self.norm1(x)
+        k, v = self.self_attn.project_kv(h)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        n_new, n_all = x.shape[1], k.shape[2]
+        # new position i (absolute n_all - n_new + i) sees every position up to itself
+        mask = torch.ones(n_new, n_all, dtype=torch.bool, device=x.device).tril(diagonal=n_all - n_new)
+        x = x + self.self_attn(h, mask=mask, kv=(k, v))
+        x = x + self.cross_attn(self.norm2(x), kv=cond_kv)
+        return x + self.mlp(self.norm3(x)), (k, v)
+
+
+class AcousticLM(nn.Module):
+    def __init__(self, cfg: AcousticLMConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        # per-group embeddings of codes + BOS (index K); inputs are summed over groups
+        self.embed = nn.ModuleList(nn.Embedding(cfg.codebook_size + 1, d) for _ in range(cfg.groups))
+        self.pos = nn.Parameter(torch.randn(1, cfg.max_frames + 1, d) * 0.02)
+        self.cond_in = nn.Linear(cfg.cond_dim, d)
+        self.cond_pos = nn.Parameter(torch.randn(1, cfg.max_cond, d) * 0.02)
+        self.blocks = nn.ModuleList(DecoderBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
+        self.norm = nn.LayerNorm(d)
+        # one head per group over codes + EOS (index K)
+        self.heads = nn.ModuleList(nn.Linear(d, cfg.codebook_size + 1) for _ in range(cfg.groups))
+        init_weights(self)
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    def condition(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """S [B, P, cond_dim] -> every layer's cross-attention keys/values (computed once)."""
+        if cond.shape[1] > self.cfg.max_cond:
+            raise ValueError(f"{cond.shape[1]} conditioning positions exceed max_cond={self.cfg.max_cond}")
+        c = self.cond_in(cond) + self.cond_pos[:, : cond.shape[1]]
+        return [blk.cross_attn.project_kv(c) for blk in self.blocks]
+
+    def embed_frames(self, frames: torch.Tensor, start: int) -> torch.Tensor:
+        """Frames [B, L, G] of token ids (BOS allowed) at positions start.. -> [B, L, dim]."""
+        x = sum(emb(frames[..., g]) for g, emb in enumerate(self.embed))
+        if start + frames.shape[1] > self.pos.shape[1]:
+            raise ValueError(f"sequence longer than max_frames={self.cfg.max_frames}")
+        return x + self.pos[:, start:start + frames.shape[1]]
+
+    def step(self, x: torch.Tensor, cond_kv: list, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1] and the cache."""
+        new_cache = []
+        for i, blk in enumerate(self.blocks):
+            x, kv = blk(x, cond_kv[i], None if cache is None else cache[i])
+            new_cache.append(kv)
+        h = self.norm(x)
+        return torch.stack([head(h) for head in self.heads], dim=2), new_cache
+
+    # --- training -----------------------------------------------------------------------------
+
+    def loss(self, cond: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced cross-entropy (Eq. 10).
+
+        Args:
+            cond: S [B, P, cond_dim].
+            tokens: codec tokens [B, T_a, G]; frames at or after ``lengths`` are padding.
+            lengths: [B] number of real frames (default: all T_a).
+        """
+        b, t, g = tokens.shape
+        lengths = torch.full((b,), t, device=tokens.device) if lengths is None else lengths
+        bos = torch.full((b, 1, g), self.cfg.bos, dtype=tokens.dtype, device=tokens.device)
+        inputs = torch.cat([bos, tokens], dim=1)                         # [B, T_a + 1, G]: BOS, a_0 .. a_{T-1}
+        targets = torch.cat([tokens, torch.zeros_like(bos)], dim=1)     # a_0 .. a_{T-1}, EOS
+        frame = torch.arange(t + 1, device=tokens.device)[None]
+        targets = torch.where((frame == lengths[:, None])[..., None], self.cfg.eos, targets)
+        targets = targets.masked_fill((frame > lengths[:, None])[..., None], -100)  # padding
+        inputs = inputs.masked_fill((frame > lengths[:, None])[..., None], 0)
+        logits, _ = self.step(self.embed_frames(inputs, 0), self.condition(cond), None)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+    # --- generation ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> torch.Tensor:
+        """logits [..., V] -> ids [...]: greedy when temperature == 0."""
+        if temperature <= 0:
+            return logits.argmax(-1)
+        logits = logits / temperature
+        if top_k:
+            kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = logits.softmax(-1)
+        flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+        return flat.view(probs.shape[:-1])
+
+    @torch.no_grad()
+    def generate(self, cond: torch.Tensor, max_frames: int, temperature: float = 0.0, top_k: int = 0,
+                 use_cache: bool = True, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Generate codec tokens for a batch of conditions.
+
+        Args:
+            cond: S [B, P, cond_dim].
+            max_frames: frame budget (at most ``cfg.max_frames``).
+            temperature, top_k: 0 = greedy; otherwise sampling with the given temperature and,
+                if top_k > 0, from the top-k codes only.
+            use_cache: keep keys/values of earlier frames (O(T) per step) instead of recomputing
+                the whole prefix (O(T^2)); both give the same tokens.
+        Returns:
+            tokens [B, T, G] (frames at or after a sequence's end are 0) and lengths [B].
+        """
+        b, g, k = cond.shape[0], self.cfg.groups, self.cfg.codebook_size
+        max_frames = min(max_frames, self.cfg.max_frames)
+        cond_kv = self.condition(cond)
+        frames = torch.full((b, 1, g), self.cfg.bos, dtype=torch.long, device=cond.device)
+        lengths = torch.full((b,), max_frames, dtype=torch.long, device=cond.device)
+        done = torch.zeros(b, dtype=torch.bool, device=cond.device)
+        cache: KVCache | None = None
+        out = []
+        for t in range(max_frames + 1):
+            if use_cache:
+                logits, cache = self.step(self.embed_frames(frames[:, -1:], t), cond_kv, cache)
+            else:
+                logits, _ = self.step(self.embed_frames(frames, 0), cond_kv, None)
+            last = logits[:, -1]                                            # [B, G, K + 1]
+            ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos  # group 0 decides the end
+            codes = self._pick(last[..., :k], temperature, top_k, generator)   # codes only, EOS excluded
+            newly = ended & ~done
+            lengths = torch.where(newly, torch.full_like(lengths, t), lengths)
+            done = done | ended
+            if t == max_frames or bool(done.all()):
+                break
+            codes = codes.masked_fill(done[:, None], 0)
+            out.append(codes)
+            frames = torch.cat([frames, codes[:, None]], dim=1)
+        tokens = torch.stack(out, dim=1) if out else torch.zeros(b, 0, g, dtype=torch.long, device=cond.device)
+        return tokens, lengths.clamp(max=tokens.shape[1])

@@ -1,0 +1,190 @@
+"""The codec (causality, bitrate, shapes, straight-through VQ) and the acoustic LM (KV cache)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hsm_lib.checkpoint import load_weights, read_config, save_checkpoint
+from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
+from hsm_lib.models.codec import Codec, CodecConfig, GroupVQ
+from hsm_lib.models.codec_losses import (DiscriminatorConfig, MultiResolutionSpectralLoss, MultiScaleMelDiscriminator,
+                                         discriminator_loss, feature_matching_loss, generator_adversarial_loss)
+
+TINY = dict(channels=4, strides=[2, 4], latent_dim=8, groups=2, codebook_size=16)
+
+
+def tiny_codec() -> Codec:
+    torch.manual_seed(0)
+    return Codec(CodecConfig(**TINY)).eval()
+
+
+def test_bitrate_arithmetic():
+    paper = CodecConfig()  # the defaults are the paper profile's choice
+    assert paper.hop == 320 and paper.frame_rate == 50.0
+    assert paper.bits_per_frame == 120 and paper.bitrate == 6000.0
+    assert CodecConfig(strides=[4, 4, 5], groups=4, latent_dim=16, codebook_size=256).bitrate == 16000 / 80 * 32
+    with pytest.raises(ValueError, match="power of two"):
+        CodecConfig(codebook_size=1000)
+    with pytest.raises(ValueError, match="groups"):
+        CodecConfig(latent_dim=100, groups=12)
+
+
+def test_encode_decode_shapes():
+    c = tiny_codec()
+    wave = torch.randn(3, 1000) * 0.1
+    tokens = c.encode(wave)
+    assert tokens.shape == (3, 125, 2) and tokens.dtype == torch.long  # ceil(1000 / 8) frames, G groups
+    assert int(tokens.max()) < 16
+    assert c.decode(tokens).shape == (3, 1000)
+    with pytest.raises(ValueError, match="tokens"):
+        c.decode(torch.zeros(1, 5, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="mono"):
+        c.encode(torch.randn(2, 2, 100))
+
+
+def test_codec_is_causal_at_frame_granularity():
+    """Changing the input from a frame boundary on leaves every earlier latent frame, token and
+    output sample unchanged; the change does reach later ones (so the check can fail)."""
+    c = tiny_codec()
+    hop = c.cfg.hop
+    x = torch.randn(1, 64 * hop) * 0.3
+    with torch.no_grad():
+        ref_latent, ref_tokens = c.encoder(x[:, None]), c.encode(x)
+        z = torch.randn(1, c.cfg.latent_dim, 64)
+        ref_out = c.decoder(z)
+    for b in (5, 20, 63):
+        y = x.clone()
+        y[:, b * hop:] = torch.randn(1, y.shape[1] - b * hop)
+        z2 = z.clone()
+        z2[..., b:] = torch.randn_like(z2[..., b:])
+        with torch.no_grad():
+            latent, out = c.encoder(y[:, None]), c.decoder(z2)
+        assert torch.allclose(latent[..., :b], ref_latent[..., :b], atol=1e-6)
+        assert not torch.allclose(latent[..., b:], ref_latent[..., b:])
+        assert torch.equal(c.encode(y)[:, :b], ref_tokens[:, :b])
+        assert torch.allclose(out[..., : b * hop], ref_out[..., : b * hop], atol=1e-6)
+        assert not torch.allclose(out[..., b * hop:], ref_out[..., b * hop:])
+
+
+def test_vq_straight_through_gradient_and_commitment():
+    torch.manual_seed(0)
+    vq = GroupVQ(CodecConfig(**TINY)).eval()  # eval: no EMA step between the forward and the check
+    latent = torch.randn(2, 8, 5, requires_grad=True)
+    q, codes, commit = vq(latent)
+    assert torch.allclose(q, vq.lookup(codes))  # the forward value is the codebook entry
+    (q * torch.arange(5.0)).sum().backward()
+    # straight-through: d(q)/d(latent) is the identity
+    assert torch.allclose(latent.grad, torch.arange(5.0).expand(2, 8, 5))
+    assert commit > 0
+
+
+def test_vq_ema_moves_codes_and_restarts_dead_ones():
+    torch.manual_seed(0)
+    cfg = CodecConfig(**{**TINY, "ema_decay": 0.5, "dead_code_threshold": 0.5})
+    vq = GroupVQ(cfg).train()
+    before = vq.codebook.clone()
+    data = torch.randn(4, 8, 50) + 3.0  # far from the initial codes
+    for _ in range(5):
+        vq(data)
+    assert not torch.allclose(vq.codebook, before)
+    # every code ends near the data: used ones by EMA, unused ones by restarts
+    assert float(vq.codebook.mean()) > 2.0
+
+
+def test_codec_losses_run_and_are_zero_for_identical_audio():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4000) * 0.1
+    spec = MultiResolutionSpectralLoss(ffts=(256, 512), n_mels=32)
+    assert float(spec(x, x)) == pytest.approx(0.0, abs=1e-6)
+    assert float(spec(x * 0.5, x)) > 0.1
+    disc = MultiScaleMelDiscriminator(DiscriminatorConfig(ffts=[256, 512], mels=[32, 40], channels=4))
+    real, fake = disc(x), disc(x * 0.5)
+    assert len(real) == 2 and len(real[0][1]) == 4
+    assert feature_matching_loss(real, disc(x)).item() == pytest.approx(0.0, abs=1e-7)
+    for loss in (discriminator_loss(real, fake), generator_adversarial_loss(fake), feature_matching_loss(real, fake)):
+        assert torch.isfinite(loss)
+
+
+def test_codec_round_trip_safetensors(tmp_path):
+    c = tiny_codec()
+    c.train()
+    c(torch.randn(2, 800))  # move the EMA buffers away from their initial values
+    c.eval()
+    save_checkpoint(tmp_path / "codec", c, "codec", c.cfg.to_dict())
+    c2 = load_weights(tmp_path / "codec", Codec(CodecConfig(**read_config(tmp_path / "codec", "codec")["config"]))).eval()
+    x = torch.randn(1, 800)
+    assert torch.equal(c.encode(x), c2.encode(x))
+    assert torch.equal(c.decode(c.encode(x)), c2.decode(c2.encode(x)))
+
+
+# --- acoustic LM ---------------------------------------------------------------------------------
+
+LM = dict(cond_dim=12, dim=32, layers=2, heads=4, groups=3, codebook_size=16, max_frames=40, max_cond=10)
+
+
+def tiny_lm() -> AcousticLM:
+    torch.manual_seed(0)
+    return AcousticLM(AcousticLMConfig(**LM)).eval()
+
+
+def test_kv_cache_generation_is_identical_to_recomputation():
+    lm = tiny_lm()
+    cond = torch.randn(3, 10, 12)
+    with_cache, len_a = lm.generate(cond, 30, use_cache=True)
+    without, len_b = lm.generate(cond, 30, use_cache=False)
+    assert torch.equal(with_cache, without) and torch.equal(len_a, len_b)
+    # sampling with the same seed is identical too
+    a, _ = lm.generate(cond, 12, temperature=1.0, top_k=5, generator=torch.Generator().manual_seed(1))
+    b, _ = lm.generate(cond, 12, temperature=1.0, top_k=5, use_cache=False, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+
+
+def test_cached_logits_match_full_forward():
+    lm = tiny_lm()
+    cond = torch.randn(2, 10, 12)
+    frames = torch.randint(0, 16, (2, 6, 3))
+    kv = lm.condition(cond)
+    full, _ = lm.step(lm.embed_frames(frames, 0), kv, None)
+    cache, steps = None, []
+    for t in range(6):
+        logits, cache = lm.step(lm.embed_frames(frames[:, t:t + 1], t), kv, cache)
+        steps.append(logits)
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+
+
+def test_lm_learns_a_sequence_and_stops_at_the_end_token():
+    torch.manual_seed(0)
+    lm = AcousticLM(AcousticLMConfig(**LM))
+    cond = torch.randn(2, 10, 12)
+    tokens = torch.randint(0, 16, (2, 7, 3))
+    lengths = torch.tensor([7, 4])
+    opt = torch.optim.Adam(lm.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = lm.loss(cond, tokens, lengths)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.05
+    lm.eval()
+    out, n = lm.generate(cond, 20)
+    assert n.tolist() == [7, 4]
+    assert torch.equal(out[0, :7], tokens[0]) and torch.equal(out[1, :4], tokens[1, :4])
+    assert torch.all(out[1, 4:] == 0)
+
+
+def test_lm_padding_frames_do_not_change_the_loss():
+    lm = tiny_lm()
+    cond = torch.randn(1, 10, 12)
+    tokens = torch.randint(0, 16, (1, 5, 3))
+    a = lm.loss(cond, tokens, torch.tensor([3]))
+    b = lm.loss(cond, torch.cat([tokens[:, :3], torch.randint(0, 16, (1, 2, 3))], dim=1), torch.tensor([3]))
+    assert torch.allclose(a, b)
+
+
+def test_lm_round_trip_safetensors(tmp_path):
+    lm = tiny_lm()
+    save_checkpoint(tmp_path / "lm", lm, "acoustic_lm", lm.cfg.to_dict())
+    lm2 = load_weights(tmp_path / "lm", AcousticLM(AcousticLMConfig(**read_config(tmp_path / "lm", "acoustic_lm")["config"]))).eval()
+    cond = torch.randn(1, 10, 12)
+    assert torch.equal(lm.generate(cond, 8)[0], lm2.generate(cond, 8)[0])
