@@ -188,3 +188,19 @@ def test_lm_round_trip_safetensors(tmp_path):
     lm2 = load_weights(tmp_path / "lm", AcousticLM(AcousticLMConfig(**read_config(tmp_path / "lm", "acoustic_lm")["config"]))).eval()
     cond = torch.randn(1, 10, 12)
     assert torch.equal(lm.generate(cond, 8)[0], lm2.generate(cond, 8)[0])
+
+
+def test_codec_training_runs_every_loss():
+    import numpy as np
+
+    from hsm_lib.train.codec import CodecTrainConfig, fit_codec
+
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig(**TINY))
+    disc = MultiScaleMelDiscriminator(DiscriminatorConfig(ffts=[256, 512], mels=[32, 40], channels=4))
+    waves = (np.random.default_rng(0).standard_normal((6, 4000)) * 3000).astype(np.int16)
+    cfg = CodecTrainConfig(steps=4, batch_size=2, segment_seconds=0.1, adversarial_from=2, warmup_steps=1, device="cpu")
+    hist = fit_codec(codec, disc, waves, cfg, progress=False)
+    assert hist["step"] == [1, 2, 3, 4]
+    assert hist["disc"][:2] == [0.0, 0.0] and all(v > 0 for v in hist["disc"][2:])  # the GAN joins at step 3
+    assert all(np.isfinite(hist[k]).all() for k in ("spectral", "commit", "adv", "fm"))
