@@ -17,20 +17,23 @@ import time
 from hsm_lib import paths
 from hsm_lib.config import active_profile, load_params, profile_section
 
-# stage name -> (notebook, params.yaml section it reads)
-STAGES = {
-    "data": ("01_data", "data"),
-    "audiomae": ("02_audiomae", "audiomae"),
-    "qaudio": ("03_qaudio", "qaudio"),
-}
+def stages() -> dict[str, str]:
+    """Stage name -> notebook name, by convention: ``notebooks/NN_<stage>.ipynb`` is stage
+    ``<stage>`` and reads the ``<stage>`` section of the profile. (Discovered rather than listed,
+    so that adding a stage does not change this file, on which every stage depends.)"""
+    found = {}
+    for nb in sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        found[nb.stem.split("_", 1)[1]] = nb.stem
+    return found
 
 
 def run_stage(stage: str, profile: str | None = None) -> None:
     import papermill as pm
 
-    if stage not in STAGES:
-        raise SystemExit(f"unknown stage '{stage}'; known: {', '.join(STAGES)}")
-    notebook, section = STAGES[stage]
+    known = stages()
+    if stage not in known:
+        raise SystemExit(f"unknown stage '{stage}'; known: {', '.join(known)}")
+    notebook, section = known[stage], stage
     params = load_params()
     profile = profile or active_profile(params)
     out = paths.executed_notebook(profile, notebook)
@@ -55,7 +58,7 @@ def run_stage(stage: str, profile: str | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("stage", choices=sorted(STAGES))
+    ap.add_argument("stage", choices=sorted(stages()))
     ap.add_argument("--profile", default=None, help="override params.yaml's profile")
     args = ap.parse_args(argv)
     run_stage(args.stage, args.profile)

@@ -402,11 +402,211 @@ save_figure(fig, "qaudio_tsne")
 ]
 
 
+CODEC = [
+    ("md", """
+# 04 · The neural codec: causal, group-VQ, 6 kbps
+
+Paper Sec. III-E2 and Table VIII. The acoustic decoder writes codec tokens; this codec turns them into
+audio. It is causal (left padding only; one 20 ms frame of latency), quantizes each latent frame with a
+**group vector quantizer** (12 groups × 1024 codes = 120 bits per 20 ms frame = 6 kbps), and is trained
+with multi-resolution spectral losses plus adversarial training against a **multi-scale mel
+discriminator** with feature matching. It trains on all training-split audio, no text. The paper
+fine-tunes TF-Codec; its weights are not public, so this is our own codec in its spirit, and Opus at the
+same bitrate is the real codec we compare with.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `codec` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import logging
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+from IPython.display import Audio, Markdown, display
+
+from hsm_lib import paths
+from hsm_lib.audio import SAMPLE_RATE, fbank
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import save_checkpoint
+from hsm_lib.features import corpus_waves, to_float
+from hsm_lib.models.codec import Codec, CodecConfig
+from hsm_lib.models.codec_losses import DiscriminatorConfig, MultiScaleMelDiscriminator
+from hsm_lib.train.codec import CodecTrainConfig, fit_codec
+from hsm_lib.eval.codec_eval import codec_roundtrip, evaluate_codecs, write_table8
+from hsm_lib.eval.opus import opus_roundtrip
+from hsm_lib.reporting import save_figure
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("codec", profile)
+corpus = paths.corpus_dir(profile)
+cfg = CodecConfig(**P["model"])
+train_cfg = CodecTrainConfig.from_params(P["train"])
+torch.manual_seed(train_cfg.seed)
+codec = Codec(cfg)
+disc = MultiScaleMelDiscriminator(DiscriminatorConfig(**P["discriminator"]), cfg.sample_rate)
+n_params = sum(p.numel() for p in codec.parameters())
+print(f"codec: {n_params / 1e6:.2f} M parameters, hop {cfg.hop} ({1000 * cfg.hop / cfg.sample_rate:.0f} ms), "
+      f"{cfg.groups} groups x {cfg.codebook_size} codes = {cfg.bits_per_frame} bits/frame -> {cfg.bitrate / 1000:.1f} kbps")
+"""),
+    ("md", "## Train on all training-split audio (source clips and training mixtures), no text"),
+    ("code", """
+mixtures = corpus_waves(corpus, "train", "mixtures")
+waves = np.concatenate([np.asarray(corpus_waves(corpus, "train", "clips")),
+                        np.round(np.clip(mixtures, -1, 1) * 32767).astype(np.int16)])
+del mixtures
+history = fit_codec(codec, disc, waves, train_cfg, progress=True)
+save_checkpoint(paths.profile_dir(profile) / "models" / "codec", codec, "codec", cfg.to_dict(),
+                {"train": P["train"], "bitrate": cfg.bitrate, "history": history})
+"""),
+    ("code", """
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
+k = max(1, len(history["step"]) // 40)
+sm = lambda v: np.convolve(v, np.ones(k) / k, mode="valid")
+axes[0].plot(history["step"][k - 1:], sm(history["spectral"]), label="multi-resolution spectral")
+axes[0].set_xlabel("step"); axes[0].legend(); axes[0].set_title(f"reconstruction (mean of {k} steps)")
+for name in ("adv", "fm", "disc"):
+    axes[1].plot(history["step"][k - 1:], sm(history[name]), label=name)
+axes[1].axvline(train_cfg.adversarial_from, color="grey", ls=":", label="discriminator joins")
+axes[1].set_xlabel("step"); axes[1].legend(); axes[1].set_title("adversarial training")
+plt.tight_layout()
+save_figure(fig, "codec_loss")
+"""),
+    ("md", "## Table VIII analog: our codec and Opus at the same bitrate, on held-out clips"),
+    ("code", """
+test = to_float(np.asarray(corpus_waves(corpus, "test", "clips")[: P["eval_clips"]]))
+kbps = cfg.bitrate / 1000
+systems = {"ours (causal group-VQ codec)": codec_roundtrip(codec),
+           f"Opus {kbps:g} kbps (opus-tools)": lambda w: np.stack([opus_roundtrip(x, kbps) for x in w])}
+scores = evaluate_codecs(test, systems, visqol_clips=P["visqol_clips"], progress=True)
+meta = {"ours (causal group-VQ codec)": {"bitrate_kbps": kbps, "params": f"{n_params / 1e6:.2f}M", "causal": "yes"},
+        f"Opus {kbps:g} kbps (opus-tools)": {"bitrate_kbps": kbps, "params": "n/a (DSP)", "causal": "yes (20 ms frames + look-ahead)"}}
+write_table8(scores, meta, profile, len(test), P["visqol_clips"])
+display(Markdown((paths.reports_dir() / "table8_codec.md").read_text()))
+"""),
+    ("code", """
+recon = {name: run(test[:2]) for name, run in systems.items()}
+fig, axes = plt.subplots(2, 3, figsize=(14, 5.5), squeeze=False)
+for i in range(2):
+    for j, (title, wave) in enumerate([("original", test[i])] + [(n, r[i]) for n, r in recon.items()]):
+        n_frames = (len(wave) - 400) // 160 + 1
+        axes[i, j].imshow(fbank(wave, n_frames).T.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-15, vmax=5)
+        axes[i, j].set_title(f"clip {i}: {title}", fontsize=9)
+plt.tight_layout()
+save_figure(fig, "codec_spectrograms")
+display(Audio(test[0], rate=SAMPLE_RATE), *(Audio(r[0], rate=SAMPLE_RATE) for r in recon.values()))
+"""),
+]
+
+
+ACOUSTIC_LM = [
+    ("md", """
+# 05 · The acoustic LM: from local semantic features S to codec tokens
+
+Paper Sec. III-E1 (Eq. 9–10). An autoregressive transformer decoder generates the codec tokens of a clip
+frame by frame, all 12 groups of a frame per step, conditioned on the clip's AudioMAE features S through
+cross-attention; start and end tokens frame the sequence. It trains on clean training clips (no mixtures,
+no text), teacher-forced with cross-entropy. Generation uses a key/value cache (`scripts/bench_kv_cache.py`
+measures what it saves). The notebook ends with the **ceilings** of the generative path on the mixed test
+set's targets: codec resynthesis, and target S → acoustic LM → codec.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `acoustic_lm` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import logging
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+from IPython.display import Audio, Markdown, display
+
+from hsm_lib import paths
+from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import load_weights, read_config, save_checkpoint
+from hsm_lib.data.triplets import TripletSet
+from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
+from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
+from hsm_lib.models.codec import Codec, CodecConfig
+from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig, pad_generated
+from hsm_lib.train.acoustic_lm import LMTrainConfig, encode_tokens, fit_acoustic_lm
+from hsm_lib.eval.ceilings import ceilings, write_ceilings
+from hsm_lib.reporting import save_figure
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("acoustic_lm", profile)
+corpus, models_dir = paths.corpus_dir(profile), paths.profile_dir(profile) / "models"
+mae = load_weights(models_dir / "audiomae", AudioMAE(AudioMAEConfig(**read_config(models_dir / "audiomae", "audiomae")["config"]))).eval()
+codec = load_weights(models_dir / "codec", Codec(CodecConfig(**read_config(models_dir / "codec", "codec")["config"]))).eval()
+train_cfg = LMTrainConfig.from_params(P["train"])
+clip_samples = corpus_waves(corpus, "train", "clips").shape[1]
+frames = -(-clip_samples // codec.cfg.hop)
+lm_cfg = AcousticLMConfig(cond_dim=mae.cfg.dim, groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
+                          max_frames=frames, max_cond=mae.cfg.n_patches, **P["model"])
+torch.manual_seed(train_cfg.seed)
+lm = AcousticLM(lm_cfg)
+print(f"acoustic LM: {sum(p.numel() for p in lm.parameters()) / 1e6:.2f} M parameters; {frames} frames x {lm_cfg.groups} groups per clip")
+"""),
+    ("md", "## Training pairs: S and codec tokens of the clean training clips"),
+    ("code", """
+mean, std = fbank_stats(corpus)
+waves = corpus_waves(corpus, "train", "clips")
+S = AudioMAEFeatures(mae, waves, mae.cfg.n_frames, mean, std, cache=P["cache_features"], progress=True)
+tokens = encode_tokens(codec, waves, progress=True)
+print(f"S {len(S)} clips; tokens {tuple(tokens.shape)}")
+"""),
+    ("code", """
+history = fit_acoustic_lm(lm, S, tokens, train_cfg, progress=True)
+save_checkpoint(models_dir / "acoustic_lm", lm, "acoustic_lm", lm_cfg.to_dict(), {"train": P["train"], "history": history})
+fig, ax = plt.subplots(figsize=(7, 3.5))
+k = max(1, len(history["step"]) // 40)
+ax.plot(history["step"][k - 1:], np.convolve(history["loss"], np.ones(k) / k, mode="valid"))
+ax.set_xlabel("step"); ax.set_ylabel("cross-entropy per token"); ax.set_title(f"acoustic LM (mean of {k} steps)")
+save_figure(fig, "acoustic_lm_loss")
+"""),
+    ("md", "## Ceilings of the generative path on the mixed test set's targets"),
+    ("code", """
+mixed = TripletSet(corpus / "testsets", "mixed")
+n = min(P["eval_clips"], len(mixed))
+targets = np.stack([mixed[i]["target"] for i in range(n)])
+target_S = AudioMAEFeatures(mae, targets, mae.cfg.n_frames, mean, std, cache=True)
+sampling = P["sampling"]
+gen = torch.Generator().manual_seed(train_cfg.seed)
+silence = codec.encode(torch.zeros(1, codec.cfg.hop))[0, 0]  # [G]: the codec's tokens of a silent frame
+
+def resynthesis(w):
+    with torch.no_grad():
+        return codec.decode(codec.encode(torch.from_numpy(w)))[:, : w.shape[1]].numpy()
+
+def through_lm(w):
+    outs = []
+    for i in range(0, len(w), 8):
+        idx = torch.arange(i, min(i + 8, len(w)))
+        toks, lengths = lm.generate(target_S[idx], frames, temperature=sampling["temperature"], top_k=sampling["top_k"], generator=gen)
+        toks = pad_generated(toks, lengths, frames, silence)  # a sequence that ends early continues as silence
+        with torch.no_grad():
+            outs.append(codec.decode(toks)[:, : w.shape[1]].numpy())
+    return np.concatenate(outs)
+
+scores = ceilings(targets, {"codec resynthesis (encode -> decode)": resynthesis,
+                            "target S -> acoustic LM -> codec": through_lm}, P["visqol_clips"])
+write_ceilings(scores, profile, n, P["visqol_clips"],
+               notes=[f"Acoustic LM sampling: temperature {sampling['temperature']}, top-k {sampling['top_k']}."])
+display(Markdown((paths.reports_dir() / "ceilings_acoustic.md").read_text()))
+"""),
+]
+
+
 def main() -> None:
     NB_DIR.mkdir(exist_ok=True)
     nbf.write(notebook(DATA), NB_DIR / "01_data.ipynb")
     nbf.write(notebook(AUDIOMAE), NB_DIR / "02_audiomae.ipynb")
     nbf.write(notebook(QAUDIO), NB_DIR / "03_qaudio.ipynb")
+    nbf.write(notebook(CODEC), NB_DIR / "04_codec.ipynb")
+    nbf.write(notebook(ACOUSTIC_LM), NB_DIR / "05_acoustic_lm.ipynb")
 
 
 if __name__ == "__main__":

@@ -204,3 +204,31 @@ def test_codec_training_runs_every_loss():
     assert hist["step"] == [1, 2, 3, 4]
     assert hist["disc"][:2] == [0.0, 0.0] and all(v > 0 for v in hist["disc"][2:])  # the GAN joins at step 3
     assert all(np.isfinite(hist[k]).all() for k in ("spectral", "commit", "adv", "fm"))
+
+
+def test_lm_training_on_codec_tokens_lowers_the_loss():
+    import numpy as np
+
+    from hsm_lib.train.acoustic_lm import LMTrainConfig, encode_tokens, fit_acoustic_lm
+
+    codec = tiny_codec()
+    waves = (np.random.default_rng(0).standard_normal((4, 160)) * 3000).astype(np.int16)
+    tokens = encode_tokens(codec, waves, batch_size=3)
+    assert tokens.shape == (4, 20, 2) and tokens.dtype == torch.int16
+    torch.manual_seed(0)
+    lm = AcousticLM(AcousticLMConfig(**{**LM, "groups": 2}))
+    cond = torch.randn(4, 10, 12)
+    before = float(lm.loss(cond, tokens.long()))
+    hist = fit_acoustic_lm(lm, cond, tokens, LMTrainConfig(steps=40, batch_size=4, lr=3e-3, warmup_steps=2, device="cpu"),
+                           progress=False)
+    assert hist["loss"][-1] < 0.5 * before
+    with pytest.raises(ValueError, match="conditions"):
+        fit_acoustic_lm(lm, cond[:3], tokens, LMTrainConfig(steps=1), progress=False)
+
+
+def test_pad_generated_fills_after_each_end():
+    from hsm_lib.models.acoustic_lm import pad_generated
+
+    toks = torch.tensor([[[1, 1], [2, 2], [0, 0]], [[3, 3], [0, 0], [0, 0]]])
+    out = pad_generated(toks, torch.tensor([2, 1]), 4, torch.tensor([9, 8]))
+    assert out.tolist() == [[[1, 1], [2, 2], [9, 8], [9, 8]], [[3, 3], [9, 8], [9, 8], [9, 8]]]

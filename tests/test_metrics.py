@@ -102,3 +102,25 @@ def test_metrics_reject_bad_shapes():
         lsd(np.zeros((2, 100)), np.zeros((2, 100)))
     with pytest.raises(ValueError, match="empty"):
         si_sdr(np.zeros(0), np.zeros(0))
+
+
+def test_visqol_ranks_a_clean_copy_above_a_degraded_one():
+    from hsm_lib.eval.metrics import visqol
+
+    x = clip(6, 2.0)
+    rng = np.random.default_rng(0)
+    noisy = x + 0.05 * rng.standard_normal(len(x))
+    clean_score, noisy_score = visqol(x, x), visqol(noisy, x)
+    assert 4.5 < clean_score <= 5.0
+    assert 1.0 <= noisy_score < clean_score - 0.3
+
+
+def test_opus_round_trip_keeps_length_and_roughly_the_signal():
+    from hsm_lib.eval.opus import opus_available, opus_roundtrip
+
+    if not opus_available():
+        pytest.skip("opus-tools is not installed")
+    x = clip(7, 1.0).astype(np.float32)
+    y = opus_roundtrip(x, 6.0)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert lsd(y, x) < 3.0 and mel_distance(y, x) < 1.0  # a real codec, not silence or noise

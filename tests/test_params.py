@@ -95,9 +95,9 @@ def _keys(tree, prefix=""):
     return out
 
 
-def test_representation_sections_have_the_same_keys_in_every_profile():
+def test_model_sections_have_the_same_keys_in_every_profile():
     params = load_params()
-    for section in ("audiomae", "qaudio"):
+    for section in ("audiomae", "qaudio", "codec", "acoustic_lm"):
         keys = [_keys(profile_section(section, p, params)) for p in PROFILES]
         assert keys[0] == keys[1] == keys[2], section
 
@@ -125,3 +125,17 @@ def test_paper_profile_holds_the_papers_representation_sizes():
         qm = profile_section("qaudio", p)["model"]
         assert qm["n_queries"] == 1 and qm["layers"] == 2, p
         assert (qm["itc_weight"], qm["itm_weight"], qm["itg_weight"]) == (1.0, 1.0, 1.0), p
+
+
+def test_paper_profile_holds_the_papers_acoustic_decoder_sizes():
+    from hsm_lib.models.acoustic_lm import AcousticLMConfig
+    from hsm_lib.models.codec import CodecConfig
+
+    codec = CodecConfig(**profile_section("codec", "paper")["model"])
+    assert codec.sample_rate == 16000 and codec.bitrate == 6000.0      # Sec. IV-C: 6 kbps at 16 kHz
+    assert (codec.hop, codec.groups, codec.codebook_size) == (320, 12, 1024)  # 20 ms x 12 groups x 10 bits
+    assert profile_section("codec", "paper")["train"]["segment_seconds"] == 3.0  # Sec. IV-A3: 3 s crops
+    lm = AcousticLMConfig(**profile_section("acoustic_lm", "paper")["model"])
+    assert (lm.layers, lm.heads, lm.dim) == (12, 8, 1024)              # Sec. IV-C
+    for p in PROFILES:  # every profile keeps the bitrate, so Table VIII compares like with like
+        assert CodecConfig(**profile_section("codec", p)["model"]).bitrate == 6000.0, p

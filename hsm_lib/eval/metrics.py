@@ -117,3 +117,26 @@ def mel_distance(estimate, reference, sr: int = SAMPLE_RATE, windows: tuple[int,
         mels = [torch.log10((_mel_basis(n, sr).T @ m).clamp_min(1e-5)) for m in mags]
         total += float((mels[0] - mels[1]).abs().mean())
     return total / len(windows)
+
+
+# --- ViSQOL ------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _visqol_api():
+    from visqol.api import VisqolApi
+
+    api = VisqolApi()
+    api.create(mode="audio")  # general audio: the 48 kHz SVR model shipped in the wheel
+    return api
+
+
+def visqol(estimate, reference, sr: int = SAMPLE_RATE) -> float:
+    """ViSQOL v3 audio mode (``visqol-python``): MOS-LQO in [1, 5], higher is better. Both
+    signals are resampled to the 48 kHz the audio model expects. About a second per clip."""
+    from hsm_lib.audio import resample
+
+    est, ref = _crop(estimate, reference)
+    e = resample(est.numpy().astype(np.float32), sr, 48000).astype(np.float64)
+    r = resample(ref.numpy().astype(np.float32), sr, 48000).astype(np.float64)
+    return float(_visqol_api().measure_from_arrays(r, e, 48000).moslqo)

@@ -191,3 +191,14 @@ class AcousticLM(nn.Module):
             frames = torch.cat([frames, codes[:, None]], dim=1)
         tokens = torch.stack(out, dim=1) if out else torch.zeros(b, 0, g, dtype=torch.long, device=cond.device)
         return tokens, lengths.clamp(max=tokens.shape[1])
+
+
+def pad_generated(tokens: torch.Tensor, lengths: torch.Tensor, frames: int, fill: torch.Tensor) -> torch.Tensor:
+    """Generated tokens [B, T, G] with per-sequence ``lengths`` -> [B, frames, G] where every
+    frame at or after a sequence's end holds ``fill`` [G] (e.g. the codec's tokens of silence)."""
+    b, t, g = tokens.shape
+    out = fill.to(tokens).view(1, 1, g).expand(b, frames, g).clone()
+    keep = min(t, frames)
+    real = torch.arange(keep, device=tokens.device)[None] < lengths[:, None]
+    out[:, :keep] = torch.where(real[..., None], tokens[:, :keep], out[:, :keep])
+    return out

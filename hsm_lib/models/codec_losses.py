@@ -32,8 +32,9 @@ class MultiResolutionSpectralLoss(nn.Module):
     def __init__(self, sample_rate: int = 16000, ffts: tuple[int, ...] = (256, 512, 1024, 2048), n_mels: int = 64):
         super().__init__()
         self.ffts = ffts
+        # small FFTs get fewer mel bands, so that no band is narrower than a frequency bin
         self.mels = nn.ModuleList(
-            torchaudio.transforms.MelScale(n_mels=n_mels, sample_rate=sample_rate, n_stft=n // 2 + 1) for n in ffts)
+            torchaudio.transforms.MelScale(n_mels=min(n_mels, n // 8), sample_rate=sample_rate, n_stft=n // 2 + 1) for n in ffts)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total = x.new_zeros(())

@@ -1,0 +1,74 @@
+"""Training the acoustic LM on (S, codec tokens) of clean training clips (paper Sec. III-E1, Eq. 10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hsm_lib.models.acoustic_lm import AcousticLM
+from hsm_lib.train.common import adamw, batches, resolve_device, seed_everything, warmup_cosine
+
+
+@dataclass
+class LMTrainConfig:
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 50
+    seed: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "LMTrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})
+
+
+@torch.no_grad()
+def encode_tokens(codec, waves: np.ndarray, batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+    """Codec tokens [N, T_a, G] (int16 storage) of stored clips [N, L] (int16 or float)."""
+    from hsm_lib.features import to_float
+
+    device = next(codec.parameters()).device
+    out = []
+    for i in tqdm(range(0, len(waves), batch_size), desc="codec tokens", disable=not progress, leave=False):
+        x = torch.from_numpy(to_float(np.asarray(waves[i:i + batch_size]))).to(device)
+        out.append(codec.encode(x).to(torch.int16).cpu())
+    return torch.cat(out)
+
+
+def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConfig, progress: bool = True) -> dict[str, list[float]]:
+    """Teacher-forced training in place.
+
+    Args:
+        cond: S of the clips, [N, P, C_s] (a tensor or :class:`~hsm_lib.features.AudioMAEFeatures`).
+        tokens: [N, T_a, G] codec tokens of the same clips (every clip has the full length).
+    Returns: history with "step" and "loss".
+    """
+    if len(cond) != len(tokens):
+        raise ValueError(f"{len(cond)} conditions but {len(tokens)} token sequences")
+    device = resolve_device(cfg.device)
+    gen = seed_everything(cfg.seed)
+    lm.to(device).train()
+    opt = adamw(lm, cfg.lr, cfg.weight_decay)
+    sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
+    hist: dict[str, list[float]] = {"step": [], "loss": []}
+    bar = tqdm(batches(len(tokens), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc="acoustic LM", disable=not progress)
+    for step, idx in enumerate(bar, start=1):
+        loss = lm.loss(cond[idx].to(device, torch.float32), tokens[idx].to(device, torch.long))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        hist["step"].append(step)
+        hist["loss"].append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}")
+    lm.eval()
+    return hist
