@@ -39,7 +39,8 @@ class CodecConfig:
     residual_units: int = 1                 # dilated residual units before each downsampling
     ema_decay: float = 0.99
     commitment: float = 0.25
-    dead_code_threshold: float = 1e-3       # EMA usage (fraction of a batch) below which a code is restarted
+    dead_code_threshold: float = 0.1        # restart a code whose recent usage falls below this fraction of uniform usage
+    usage_decay: float = 0.9                # EMA decay of the usage statistic (fast: ~10 steps of memory)
 
     def __post_init__(self) -> None:
         if self.latent_dim % self.groups:
@@ -138,18 +139,22 @@ class GroupVQ(nn.Module):
     """``groups`` independent codebooks, one per slice of the latent's channels.
 
     Codebooks follow an exponential moving average of the vectors assigned to them (VQ-VAE-2,
-    SoundStream); codes whose usage falls below ``dead_code_threshold`` are restarted from
-    random encoder outputs of the current batch.
+    SoundStream). They start from encoder outputs of the first training batch (random codes far
+    from the latents collapse to a handful in use), and codes whose recent usage falls below
+    ``dead_code_threshold`` x uniform usage are restarted from random encoder outputs of the
+    current batch.
     """
 
     def __init__(self, cfg: CodecConfig):
         super().__init__()
         self.g, self.k, self.d = cfg.groups, cfg.codebook_size, cfg.latent_dim // cfg.groups
         self.decay, self.beta, self.threshold = cfg.ema_decay, cfg.commitment, cfg.dead_code_threshold
+        self.usage_decay = cfg.usage_decay
         self.register_buffer("codebook", torch.randn(self.g, self.k, self.d))
         self.register_buffer("ema_count", torch.ones(self.g, self.k))
         self.register_buffer("ema_sum", self.codebook.clone())
         self.register_buffer("usage", torch.ones(self.g, self.k) / self.k)
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
 
     def _split(self, latent: torch.Tensor) -> torch.Tensor:
         """[B, latent_dim, T] -> [G, B*T, d]."""
@@ -173,6 +178,8 @@ class GroupVQ(nn.Module):
     def forward(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns (quantized latent with straight-through gradient [B, latent_dim, T],
         codes [B, T, G], commitment loss)."""
+        if self.training and not bool(self.initialised):
+            self._init_from(latent.detach())
         codes = self.codes(latent)
         q = self.lookup(codes)
         if self.training:
@@ -180,6 +187,16 @@ class GroupVQ(nn.Module):
         commit = F.mse_loss(latent, q.detach())
         # straight-through estimator: the forward pass uses q, the gradient flows to latent as if identity
         return latent + (q - latent).detach(), codes, self.beta * commit
+
+    @torch.no_grad()
+    def _init_from(self, latent: torch.Tensor) -> None:
+        """Codebooks := random encoder outputs of this batch (with replacement if it is small)."""
+        x = self._split(latent)
+        pick = torch.randint(0, x.shape[1], (self.g, self.k), device=x.device)
+        self.codebook.copy_(torch.gather(x, 1, pick.unsqueeze(-1).expand(-1, -1, self.d)))
+        self.ema_sum.copy_(self.codebook)
+        self.ema_count.fill_(1.0)
+        self.initialised.fill_(True)
 
     @torch.no_grad()
     def _ema_update(self, latent: torch.Tensor, codes: torch.Tensor) -> None:
@@ -191,7 +208,7 @@ class GroupVQ(nn.Module):
         n = self.ema_count.sum(-1, keepdim=True)
         smoothed = (self.ema_count + 1e-5) / (n + self.k * 1e-5) * n  # Laplace smoothing
         self.codebook.copy_(self.ema_sum / smoothed.unsqueeze(-1))
-        self.usage.mul_(self.decay).add_(count / x.shape[1], alpha=1 - self.decay)
+        self.usage.mul_(self.usage_decay).add_(count / x.shape[1], alpha=1 - self.usage_decay)
         dead = self.usage < self.threshold / self.k
         if dead.any():  # restart unused codes on random encoder outputs of this batch
             for gi in range(self.g):
