@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.models.acoustic_lm import AcousticLM
-from hsm_lib.train.common import adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
 
 
 @dataclass
-class LMTrainConfig:
+class LMTrainConfig(FromParams):
     steps: int = 1000
     batch_size: int = 16
     lr: float = 3e-4
@@ -22,11 +21,6 @@ class LMTrainConfig:
     warmup_steps: int = 50
     seed: int = 0
     device: str = "auto"
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "LMTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
 
 
 @torch.no_grad()

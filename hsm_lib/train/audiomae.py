@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.models.audiomae import AudioMAE
-from hsm_lib.train.common import adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
 
 
 @dataclass
-class MAETrainConfig:
+class MAETrainConfig(FromParams):
     steps: int = 1000
     batch_size: int = 32
     lr: float = 1.5e-4 * 32 / 256 * 8   # MAE's base lr scaled by batch/256 (x8 for short runs)
@@ -22,11 +22,6 @@ class MAETrainConfig:
     eval_every: int = 50
     seed: int = 0
     device: str = "auto"
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "MAETrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
 
 
 @torch.no_grad()

@@ -3,8 +3,7 @@ multi-scale mel discriminator and feature matching (paper Sec. III-E2, IV-A3).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -13,11 +12,11 @@ from tqdm.auto import tqdm
 from hsm_lib.models.codec import Codec
 from hsm_lib.models.codec_losses import (MultiResolutionSpectralLoss, MultiScaleMelDiscriminator, discriminator_loss,
                                          feature_matching_loss, generator_adversarial_loss)
-from hsm_lib.train.common import resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.common import FromParams, resolve_device, seed_everything, warmup_cosine
 
 
 @dataclass
-class CodecTrainConfig:
+class CodecTrainConfig(FromParams):
     steps: int = 1000
     batch_size: int = 16
     segment_seconds: float = 3.0   # the paper crops 3-second segments
@@ -30,11 +29,6 @@ class CodecTrainConfig:
     warmup_steps: int = 50
     seed: int = 0
     device: str = "auto"
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "CodecTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
 
 
 def random_segments(waves: np.ndarray, n: int, length: int, rng: np.random.Generator, min_rms: float = 1e-3) -> torch.Tensor:

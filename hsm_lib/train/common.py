@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Iterator
+from dataclasses import fields
+from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+
+class FromParams:
+    """Mixin for a training-config dataclass: build it from a params.yaml section, ignoring
+    the keys that belong to other parts of the stage."""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]):
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in params.items() if k in names})
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.text.backbone import TextBackbone, TextFeatures
-from hsm_lib.train.common import adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
 
 
 @dataclass
-class QAudioTrainConfig:
+class QAudioTrainConfig(FromParams):
     steps: int = 1000
     batch_size: int = 64
     lr: float = 3e-4
@@ -22,11 +22,6 @@ class QAudioTrainConfig:
     warmup_steps: int = 50
     seed: int = 0
     device: str = "auto"
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "QAudioTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
 
 
 def caption_vocabulary(backbone: TextBackbone, captions: Sequence[str]) -> torch.Tensor:
