@@ -2,6 +2,7 @@
 
     hsm-tss sources            which real-sound sources this machine has
     hsm-tss stage NAME         run one pipeline stage (as dvc repro does) with the active profile
+    hsm-tss parse "TEXT"       parse an instruction: prints {"task": ..., "caption": ...}
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ def _stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse(args: argparse.Namespace) -> int:
+    import json
+
+    from hsm_lib.text.instructions import LLMInstructionParser, parse_instruction
+
+    parser = LLMInstructionParser.from_pretrained(args.llm) if args.llm else None
+    print(json.dumps(parse_instruction(" ".join(args.text), parser).to_dict(), ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hsm-tss", description="HSM-TSS companion: text-queried audio source separation")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -33,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--profile", choices=("smoke", "cpu", "paper"), default=None)
     p.set_defaults(func=_stage)
+    p = sub.add_parser("parse", help="parse an instruction into task and caption (JSON)")
+    p.add_argument("text", nargs="+", help="the instruction (quote it, or give it as several words)")
+    p.add_argument("--llm", metavar="PATH", default=None,
+                   help="a local transformers causal LM to parse with (falls back to the rules on invalid output)")
+    p.set_defaults(func=_parse)
     return ap
 
 

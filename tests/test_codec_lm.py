@@ -151,6 +151,22 @@ def test_kv_cache_generation_is_identical_to_recomputation():
     assert torch.equal(a, b)
 
 
+def test_sampling_follows_the_softmax_and_respects_top_k():
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, -30.0]).log_softmax(-1).expand(40000, 5)
+    gen = torch.Generator().manual_seed(0)
+    ids = AcousticLM._pick(logits, 1.0, 0, gen)
+    freq = torch.bincount(ids, minlength=5).double() / len(ids)
+    assert torch.allclose(freq, logits[0].double().softmax(-1), atol=0.01)  # 40k draws: s.e. < 0.0025
+    # temperature sharpens: at 0.5 the probabilities are softmax(2 * logits)
+    freq_half = torch.bincount(AcousticLM._pick(logits, 0.5, 0, gen), minlength=5).double() / len(ids)
+    assert torch.allclose(freq_half, (2 * logits[0].double()).softmax(-1), atol=0.01)
+    top2 = AcousticLM._pick(logits, 1.0, 2, gen)
+    assert set(top2.unique().tolist()) == {0, 1}
+    assert torch.equal(AcousticLM._pick(logits[:3], 0.0, 0, None), torch.zeros(3, dtype=torch.long))
+    a = AcousticLM._pick(logits[:50], 1.0, 0, torch.Generator().manual_seed(3))
+    assert torch.equal(a, AcousticLM._pick(logits[:50], 1.0, 0, torch.Generator().manual_seed(3)))
+
+
 def test_cached_logits_match_full_forward():
     lm = tiny_lm()
     cond = torch.randn(2, 10, 12)
@@ -217,6 +233,31 @@ def test_codec_training_runs_every_loss():
     assert all(np.isfinite(hist[k]).all() for k in ("spectral", "commit", "adv", "fm"))
 
 
+def test_quantizer_warmup_trains_an_autoencoder_first():
+    import numpy as np
+
+    from hsm_lib.train.codec import CodecTrainConfig, fit_codec
+
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig(**TINY))
+    before = codec.quantizer.codebook.clone()
+    wave = torch.randn(2, 400) * 0.1
+    out, codes, commit = codec.train()(wave, quantize=False)
+    assert out.shape == (2, 400) and codes.shape == (2, 50, 2) and float(commit) == 0.0
+    assert not bool(codec.quantizer.initialised) and torch.equal(codec.quantizer.codebook, before)
+    # the bypass reconstructs from the unquantized latent: it differs from the quantized path
+    assert not torch.allclose(out, codec(wave)[0])
+
+    disc = MultiScaleMelDiscriminator(DiscriminatorConfig(ffts=[256, 512], mels=[32, 40], channels=4))
+    waves = (np.random.default_rng(0).standard_normal((6, 4000)) * 3000).astype(np.int16)
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig(**TINY))
+    cfg = CodecTrainConfig(steps=3, batch_size=2, segment_seconds=0.1, quantizer_warmup=2, warmup_steps=1, device="cpu")
+    hist = fit_codec(codec, disc, waves, cfg, progress=False)
+    assert hist["commit"][:2] == [0.0, 0.0] and hist["commit"][2] > 0  # the quantizer joins at step 3
+    assert bool(codec.quantizer.initialised)
+
+
 def test_lm_training_on_codec_tokens_lowers_the_loss():
     import numpy as np
 
@@ -243,3 +284,31 @@ def test_pad_generated_fills_after_each_end():
     toks = torch.tensor([[[1, 1], [2, 2], [0, 0]], [[3, 3], [0, 0], [0, 0]]])
     out = pad_generated(toks, torch.tensor([2, 1]), 4, torch.tensor([9, 8]))
     assert out.tolist() == [[[1, 1], [2, 2], [9, 8], [9, 8]], [[3, 3], [9, 8], [9, 8], [9, 8]]]
+
+
+def test_teacher_forced_ce_matches_the_training_loss_and_ignores_batching():
+    from hsm_lib.train.acoustic_lm import teacher_forced_ce
+
+    torch.manual_seed(0)
+    lm = AcousticLM(AcousticLMConfig(**LM)).train()
+    cond, tokens = torch.randn(5, 10, 12), torch.randint(0, LM["codebook_size"], (5, 7, LM["groups"]))
+    with torch.no_grad():
+        whole = float(lm.eval().loss(cond, tokens))
+    lm.train()
+    assert teacher_forced_ce(lm, cond, tokens, batch_size=5) == pytest.approx(whole, rel=1e-6)
+    assert teacher_forced_ce(lm, cond, tokens, batch_size=2) == pytest.approx(whole, rel=1e-5)
+    assert lm.training  # the mode is restored
+    with pytest.raises(ValueError, match="conditions"):
+        teacher_forced_ce(lm, cond[:4], tokens)
+
+
+def test_unigram_entropy():
+    import math
+
+    from hsm_lib.train.acoustic_lm import unigram_entropy
+
+    uniform = torch.arange(24).reshape(1, 12, 2) // 2 % 4   # both groups cycle through codes 0..3
+    assert unigram_entropy(uniform, 16) == pytest.approx(math.log(4))
+    assert unigram_entropy(torch.zeros(2, 5, 3, dtype=torch.int16), 16) == 0.0
+    mixed = torch.stack([torch.zeros(8, dtype=torch.long), torch.arange(8)], dim=-1)[None]  # groups: 0 and log 8
+    assert unigram_entropy(mixed, 8) == pytest.approx(math.log(8) / 2)

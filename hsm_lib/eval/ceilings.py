@@ -36,8 +36,8 @@ def ceilings(references: np.ndarray, systems: dict[str, Callable[[np.ndarray], n
 
 
 def write_ceilings(scores: dict[str, dict[str, list[float]]], profile: str, n_clips: int, visqol_clips: int,
-                   notes: Sequence[str] = ()) -> None:
-    """``reports/ceilings_acoustic.{md,json}``."""
+                   notes: Sequence[str] = (), data: dict | None = None) -> None:
+    """``reports/ceilings_acoustic.{md,json}``; ``data`` adds entries to the JSON."""
     from hsm_lib.reporting import write_table
 
     rows = [[name, *(float(np.mean(s[m])) if s[m] else float("nan") for m in METRICS)] for name, s in scores.items()]
@@ -49,5 +49,5 @@ def write_ceilings(scores: dict[str, dict[str, list[float]]], profile: str, n_cl
                "SI-SDR is phase-sensitive: a generative decoder that gets the sound right but not its waveform "
                "scores low on it by construction.",
                *notes],
-        data={"profile": profile, "clips": n_clips, "visqol_clips": visqol_clips, "per_clip": scores},
+        data={"profile": profile, "clips": n_clips, "visqol_clips": visqol_clips, **(data or {}), "per_clip": scores},
     )

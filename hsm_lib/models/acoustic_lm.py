@@ -146,9 +146,13 @@ class AcousticLM(nn.Module):
         if top_k:
             kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
-        probs = logits.softmax(-1)
-        flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
-        return flat.view(probs.shape[:-1])
+        # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits). The uniforms
+        # come from the generator's own device, so a CPU generator drives a model on the GPU
+        # (torch.multinomial refuses that) and a seed gives the same draws on either device.
+        device = generator.device if generator is not None else logits.device
+        u = torch.rand(logits.shape, generator=generator, device=device).to(logits.device)
+        gumbel = -torch.log(-torch.log(u.clamp_min(1e-20)))
+        return (logits + gumbel).argmax(-1)
 
     @torch.no_grad()
     def generate(self, cond: torch.Tensor, max_frames: int, temperature: float = 0.0, top_k: int = 0,

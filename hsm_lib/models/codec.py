@@ -251,8 +251,13 @@ class Codec(nn.Module):
             raise ValueError(f"token ids must lie in [0, {self.cfg.codebook_size})")
         return self.decoder(self.quantizer.lookup(tokens)).squeeze(1)
 
-    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss)."""
+    def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss).
+
+        ``quantize=False`` skips the quantizer (a plain autoencoder; codes are returned but the
+        codebooks neither initialise nor update): the trainer's quantizer warm-up."""
         latent = self.encoder(self._pad(wave))
+        if not quantize:
+            return self.decoder(latent).squeeze(1), self.quantizer.codes(latent.detach()), latent.new_zeros(())
         q, codes, commit = self.quantizer(latent)
         return self.decoder(q).squeeze(1), codes, commit

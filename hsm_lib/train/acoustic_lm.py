@@ -66,3 +66,33 @@ def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConf
             bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}")
     lm.eval()
     return hist
+
+
+@torch.no_grad()
+def teacher_forced_ce(lm: AcousticLM, cond, tokens: torch.Tensor, batch_size: int = 16) -> float:
+    """Mean cross-entropy per token (nats, Eq. 10) of ``tokens`` [N, T_a, G] given ``cond`` [N, P, C_s]."""
+    if len(cond) != len(tokens):
+        raise ValueError(f"{len(cond)} conditions but {len(tokens)} token sequences")
+    device = next(lm.parameters()).device
+    was_training = lm.training
+    lm.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(tokens), batch_size):
+        idx = torch.arange(i, min(i + batch_size, len(tokens)))
+        total += lm.loss(cond[idx].to(device, torch.float32), tokens[idx].to(device, torch.long)).item() * len(idx)
+        count += len(idx)
+    lm.train(was_training)
+    return total / count
+
+
+def unigram_entropy(tokens: torch.Tensor, codebook_size: int) -> float:
+    """Mean over groups of the entropy (nats) of each group's code frequencies in ``tokens`` [N, T_a, G].
+
+    The cross-entropy a model reaches by knowing only how often each code is used: the reference an
+    acoustic LM that reads S and the past frames must beat."""
+    ent = []
+    for g in range(tokens.shape[-1]):
+        p = torch.bincount(tokens[..., g].reshape(-1).long(), minlength=codebook_size).double()
+        p = p[p > 0] / p.sum()
+        ent.append(float(-(p * p.log()).sum()))
+    return float(np.mean(ent))

@@ -1,0 +1,225 @@
+"""The separator people use: instruction + recording in, separated recording out.
+
+    sep = Separator.from_pretrained("data/cpu/models")
+    out = sep.separate(wave, sr, "remove the dog barking")   # same rate and length as ``wave``
+
+The pipeline (paper Fig. 2): parse the instruction -> fbank -> AudioMAE (S_mix) -> Q-Audio
+(G_mix, and the caption's text features) -> H1 (Ĝ) -> H2 (Ŝ) -> acoustic LM (codec tokens)
+-> codec decoder. Inputs of any length are cut into overlapping windows of the model's clip
+length, separated as one batch, and joined by overlap-add with raised-cosine crossfades.
+
+A checkpoint directory holds one folder per model (``model.safetensors`` + ``config.json``)
+and ``separator.json``, which names the folders and the front end's statistics; the pipeline's
+``joint_ft`` stage writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from hsm_lib.checkpoint import CheckpointError, load_weights, read_config
+
+MANIFEST = "separator.json"
+SAMPLE_RATE = 16000
+
+
+# --- loading the models ---------------------------------------------------------------------------
+
+def _classes(kind: str):
+    """kind -> (model class, config class)."""
+    if kind == "audiomae":
+        from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
+        return AudioMAE, AudioMAEConfig
+    if kind == "qaudio":
+        from hsm_lib.models.qaudio import QAudio, QAudioConfig
+        return QAudio, QAudioConfig
+    if kind == "codec":
+        from hsm_lib.models.codec import Codec, CodecConfig
+        return Codec, CodecConfig
+    if kind == "acoustic_lm":
+        from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
+        return AcousticLM, AcousticLMConfig
+    if kind in ("h1", "h2", "single"):
+        from hsm_lib.models.nar import NARConfig, SeparationTransformer
+        return SeparationTransformer, NARConfig
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def load_model(folder: str | Path, kind: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """A checkpoint folder -> the model in eval mode, frozen, on ``device``."""
+    model_cls, cfg_cls = _classes(kind)
+    meta = read_config(folder, kind)
+    model = load_weights(folder, model_cls(cfg_cls(**meta["config"]))).eval().to(device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def write_manifest(directory: str | Path, components: dict[str, str], fbank_mean: float, fbank_std: float,
+                   clip_samples: int, text_backbone: str, sampling: dict) -> Path:
+    """``separator.json``: which folder holds which model, and what the front end needs."""
+    from hsm_lib.io import atomic_write_text
+
+    path = Path(directory) / MANIFEST
+    atomic_write_text(path, json.dumps({"components": components, "fbank_mean": fbank_mean, "fbank_std": fbank_std,
+                                        "clip_samples": clip_samples, "sample_rate": SAMPLE_RATE,
+                                        "text_backbone": text_backbone, "sampling": sampling}, indent=1))
+    return path
+
+
+# --- overlap-add ----------------------------------------------------------------------------------
+
+def window_starts(length: int, window: int, hop: int) -> list[int]:
+    """Starts of windows of ``window`` samples every ``hop`` that cover [0, length) (at least one)."""
+    if length <= window:
+        return [0]
+    n = -(-(length - window) // hop) + 1
+    return [i * hop for i in range(n)]
+
+
+def crossfade_weights(window: int, overlap: int) -> np.ndarray:
+    """[window] weights rising over the first ``overlap`` samples and falling over the last
+    (raised cosine); overlapping windows' weights are normalised by their sum, so the joins
+    are smooth and a constant signal stays constant."""
+    w = np.ones(window, dtype=np.float64)
+    if overlap > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+        w[:overlap], w[window - overlap:] = ramp, ramp[::-1]
+    return w
+
+
+def overlap_add(wave: np.ndarray, window: int, overlap: int, process: Callable[[np.ndarray], np.ndarray],
+                batch_size: int = 8, progress: Callable | None = None) -> np.ndarray:
+    """Run ``process`` ([W, window] -> [W, window]) on overlapping windows of ``wave`` [T] and
+    join the results: [T]. Short inputs are zero-padded to one window, never dropped."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap must lie in [0, {window}), got {overlap}")
+    length = len(wave)
+    starts = window_starts(length, window, window - overlap)
+    padded = np.zeros(starts[-1] + window, dtype=np.float32)
+    padded[:length] = wave
+    weights = crossfade_weights(window, overlap)
+    out = np.zeros(len(padded), dtype=np.float64)
+    norm = np.zeros(len(padded), dtype=np.float64)
+    chunks = range(0, len(starts), batch_size)
+    for i in (progress(chunks) if progress else chunks):
+        group = starts[i:i + batch_size]
+        result = np.asarray(process(np.stack([padded[s:s + window] for s in group])))
+        if result.shape != (len(group), window):
+            raise ValueError(f"process returned {result.shape}, expected {(len(group), window)}")
+        for s, r in zip(group, result):
+            w = weights.copy()
+            if s == 0:
+                w[:overlap] = 1.0   # nothing before the first window to fade from
+            if s == starts[-1]:
+                w[window - overlap:] = 1.0
+            out[s:s + window] += w * r
+            norm[s:s + window] += w
+    return (out / norm)[:length].astype(np.float32)
+
+
+# --- the separator --------------------------------------------------------------------------------
+
+@dataclass
+class Separator:
+    """Every stage of HSM-TSS, frozen, on one device."""
+
+    audiomae: torch.nn.Module
+    qaudio: torch.nn.Module
+    h1: torch.nn.Module
+    h2: torch.nn.Module
+    acoustic_lm: torch.nn.Module
+    codec: torch.nn.Module
+    backbone: object
+    fbank_mean: float
+    fbank_std: float
+    clip_samples: int
+    sampling: dict
+    device: torch.device
+    overlap_seconds: float = 1.0
+    batch_size: int = 4
+    seed: int = 0
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str = "cpu", **kwargs) -> "Separator":
+        from hsm_lib.text.backbone import TextBackbone
+        from hsm_lib.train.common import resolve_device
+
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise CheckpointError(f"checkpoint directory '{directory}' does not exist")
+        manifest = directory / MANIFEST
+        if not manifest.is_file():
+            raise CheckpointError(f"checkpoint directory '{directory}' is incomplete: {MANIFEST} is missing "
+                                  "(the pipeline's joint_ft stage writes it)")
+        meta = json.loads(manifest.read_text())
+        dev = resolve_device(device)
+        models = {kind: load_model(directory / folder, "h1" if kind == "h1" else "h2" if kind == "h2" else kind, dev)
+                  for kind, folder in meta["components"].items()}
+        missing = {"audiomae", "qaudio", "h1", "h2", "acoustic_lm", "codec"} - set(models)
+        if missing:
+            raise CheckpointError(f"{manifest} names no folder for {sorted(missing)}")
+        backbone = TextBackbone(meta["text_backbone"])
+        backbone.encoder.to(dev)
+        return cls(models["audiomae"], models["qaudio"], models["h1"], models["h2"], models["acoustic_lm"],
+                   models["codec"], backbone, meta["fbank_mean"], meta["fbank_std"], meta["clip_samples"],
+                   meta["sampling"], dev, **kwargs)
+
+    # -- one batch of windows --
+
+    @torch.no_grad()
+    def separate_windows(self, windows: np.ndarray, task: str, caption: str,
+                         generator: torch.Generator | None = None) -> np.ndarray:
+        """[W, clip_samples] float32 mixtures at 16 kHz -> [W, clip_samples] separated."""
+        from hsm_lib.features import fbanks
+        from hsm_lib.models.acoustic_lm import pad_generated
+        from hsm_lib.models.nar import Conditioning
+
+        dev, w = self.device, len(windows)
+        fb = fbanks(windows, self.audiomae.cfg.n_frames, self.fbank_mean, self.fbank_std, torch.float32).to(dev)
+        s_mix = self.audiomae.features(fb)                                   # [W, P, C_s]
+        g_mix = self.qaudio.audio_features(s_mix)                            # [W, 1, C_g]
+        text = self.backbone.encode([caption])
+        cap = self.qaudio.text_features(text.tokens.to(dev), text.mask.to(dev))
+        cap_mask = torch.cat([torch.ones_like(text.mask[:, :1]), text.mask], 1).to(dev)
+        task_tok = self.backbone.task_tokens(task).float().to(dev)[None]
+        cond = Conditioning(task_tok.expand(w, -1, -1), torch.ones(w, task_tok.shape[1], dtype=torch.bool, device=dev),
+                            cap.expand(w, -1, -1), cap_mask.expand(w, -1))
+        g_hat = self.h1(g_mix, cond)[:, 0]                                   # Ĝ [W, C_g]
+        s_hat = self.h2(s_mix, Conditioning(cond.task, cond.task_mask, cond.text, cond.text_mask, g_hat))
+        frames = -(-self.clip_samples // self.codec.cfg.hop)
+        tokens, lengths = self.acoustic_lm.generate(s_hat, frames, temperature=self.sampling["temperature"],
+                                                    top_k=self.sampling["top_k"], generator=generator)
+        silence = self.codec.encode(torch.zeros(1, self.codec.cfg.hop, device=dev))[0, 0]
+        tokens = pad_generated(tokens, lengths, frames, silence)
+        return self.codec.decode(tokens)[:, : self.clip_samples].float().cpu().numpy()
+
+    # -- any recording --
+
+    def separate(self, wave: np.ndarray, sr: int, instruction: str, progress: bool = False) -> np.ndarray:
+        """A recording ([T] mono or [T, C]; any rate) and an instruction -> the separated sound,
+        mono [T] at ``sr``. Multichannel input is mixed down first."""
+        from tqdm.auto import tqdm
+
+        from hsm_lib.audio import AudioError, resample, to_mono
+        from hsm_lib.text.instructions import parse_instruction
+
+        parsed = parse_instruction(instruction)
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim not in (1, 2) or wave.shape[0] == 0:
+            raise AudioError(f"expected audio [T] or [T, channels] with T > 0, got shape {list(wave.shape)}")
+        mono = to_mono(wave)
+        x = resample(mono, int(sr), SAMPLE_RATE)
+        gen = torch.Generator().manual_seed(self.seed)
+        overlap = int(self.overlap_seconds * SAMPLE_RATE)
+        bar = (lambda r: tqdm(r, desc="windows", leave=False)) if progress else None
+        y = overlap_add(x, self.clip_samples, min(overlap, self.clip_samples // 2),
+                        lambda w: self.separate_windows(w, parsed.task, parsed.caption, gen), self.batch_size, bar)
+        out = resample(y, SAMPLE_RATE, int(sr))
+        return np.pad(out, (0, max(0, len(mono) - len(out))))[: len(mono)]

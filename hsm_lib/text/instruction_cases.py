@@ -1,0 +1,37 @@
+"""The parser's evaluation sets: tab-separated (instruction, task, caption) tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# written alongside the rules (the parser was tuned on it: an optimistic estimate)
+DEVELOPMENT = Path(__file__).with_name("instruction_cases.tsv")
+# written by someone who had not read the parser, and not used to tune it afterwards
+HELD_OUT = Path(__file__).with_name("instruction_cases_heldout.tsv")
+
+
+def load_cases(path: str | Path = DEVELOPMENT) -> list[tuple[str, str, str]]:
+    """Rows of a case table; '#' lines are comments."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[1] not in ("extraction", "removal"):
+            raise ValueError(f"{path}:{n}: expected instruction<TAB>extraction|removal<TAB>caption, got {line!r}")
+        rows.append((parts[0], parts[1], parts[2]))
+    return rows
+
+
+def accuracy(parse, cases: list[tuple[str, str, str]]) -> dict:
+    """Share of cases whose task (and task and caption) ``parse`` gets exactly right; the misses."""
+    task_ok = both_ok = 0
+    misses = []
+    for text, task, caption in cases:
+        got = parse(text)
+        task_ok += got.task == task
+        both_ok += got.task == task and got.caption == caption
+        if got.task != task or got.caption != caption:
+            misses.append({"instruction": text, "want": [task, caption], "got": [got.task, got.caption]})
+    n = len(cases)
+    return {"cases": n, "task_accuracy": task_ok / n, "exact_accuracy": both_ok / n, "misses": misses}

@@ -1,0 +1,263 @@
+"""Training and scoring the two separation transformers (paper Sec. III-C, III-D, joint fine-tuning).
+
+Examples are (triplet, instruction) pairs: every triplet gives two, the extraction of its
+target's caption and the removal of the other clip's caption, with the same target audio.
+Instructions go through :func:`~hsm_lib.text.instructions.parse_instruction`, the path a user's
+instruction takes, so training sees what inference sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hsm_lib.models.nar import Conditioning, SeparationTransformer, global_loss, local_loss, switch_global
+from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
+
+TASK_IDS = {"extraction": 0, "removal": 1}
+
+
+@dataclass
+class SepTrainConfig(FromParams):
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 50
+    seed: int = 0
+    device: str = "auto"
+    lambda_sim: float = 1.0   # Eq. 7: λ1, the cosine term of L_global
+    lambda_l1: float = 1.0    # Eq. 7: λ2, the L1 term
+    p_gt: float = 0.1         # joint fine-tuning: probability of feeding H2 the ground-truth G
+    global_weight: float = 0.1  # joint fine-tuning: 0.1 L_global + 1.0 L_local
+    local_weight: float = 1.0
+
+
+class _Mixtures:
+    """Mixtures of a triplet set's stored (target, other) int16 pairs, read per index (no copy)."""
+
+    def __init__(self, audio: np.ndarray):
+        self.audio = audio
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    def __getitem__(self, idx):
+        pair = np.asarray(self.audio[idx])
+        return (pair[..., 0, :].astype(np.int32) + pair[..., 1, :]).astype(np.int16)
+
+
+class _Targets(_Mixtures):
+    def __getitem__(self, idx):
+        return np.asarray(self.audio[idx])[..., 0, :]
+
+
+@dataclass
+class Batch:
+    """One batch of examples, on the model device.
+
+    s_mix, s_tgt: [B, P, C_s]; g_mix, g_tgt: [B, C_g]; task: [B] (0 extraction, 1 removal);
+    cond: Conditioning with Q-Audio caption features (H1, H2); cond_text: Conditioning with the
+    backbone's caption features (Ours_single)."""
+
+    s_mix: torch.Tensor
+    s_tgt: torch.Tensor
+    g_mix: torch.Tensor
+    g_tgt: torch.Tensor
+    task: torch.Tensor
+    cond: Conditioning
+    cond_text: Conditioning
+
+
+class SeparationExamples:
+    """The (triplet, instruction) examples of a triplet set and their frozen features.
+
+    ``cache=True`` computes S and G of every mixture and target once (float16; the small
+    profiles); ``cache=False`` computes them per batch (the paper's 1.7M triplets).
+    """
+
+    def __init__(self, triplets, mae, mean: float, std: float, qaudio, backbone,
+                 parse: Callable | None = None, kinds: Sequence[str] = ("extraction", "removal"),
+                 cache: bool = True, limit: int | None = None, progress: bool = False):
+        from hsm_lib.features import AudioMAEFeatures
+        from hsm_lib.text.instructions import parse_instruction
+        from hsm_lib.train.qaudio import CaptionFeatures
+
+        parse = parse or parse_instruction
+        n = len(triplets) if limit is None else min(limit, len(triplets))
+        self.records = triplets.records[:n]
+        audio = triplets.audio[:n]
+        self.mae, self.qaudio, self.backbone = mae, qaudio, backbone
+        self.device = next(qaudio.parameters()).device
+        self.S_mix = AudioMAEFeatures(mae, _Mixtures(audio), mae.cfg.n_frames, mean, std, cache=cache, progress=progress)
+        self.S_tgt = AudioMAEFeatures(mae, _Targets(audio), mae.cfg.n_frames, mean, std, cache=cache, progress=progress)
+        self.G_mix = self._globals(self.S_mix) if cache else None
+        self.G_tgt = self._globals(self.S_tgt) if cache else None
+        # one example per (triplet, instruction kind)
+        self.triplet, self.task, captions = [], [], []
+        self.instructions: list[str] = []
+        for i, rec in enumerate(self.records):
+            for kind in kinds:
+                text = rec["instructions"][kind]["text"]
+                parsed = parse(text)
+                self.triplet.append(i)
+                self.task.append(TASK_IDS[parsed.task])
+                captions.append(parsed.caption)
+                self.instructions.append(text)
+        self.captions = captions
+        unique = sorted(set(captions))
+        where = {c: j for j, c in enumerate(unique)}
+        self._caption_index = [where[c] for c in captions]
+        self.caption_bank = CaptionFeatures(backbone, unique, cache=cache)
+        tasks = [backbone.task_tokens(t) for t in TASK_IDS]  # T_task: [L_t, C_t] per task
+        width = max(len(t) for t in tasks)
+        self.task_tokens = torch.stack([torch.nn.functional.pad(t, (0, 0, 0, width - len(t))) for t in tasks]).float()
+        self.task_mask = torch.stack([torch.arange(width) < len(t) for t in tasks])
+
+    @torch.no_grad()
+    def _globals(self, S, batch_size: int = 64) -> torch.Tensor:
+        out = [self.qaudio.audio_features(S[np.arange(i, min(i + batch_size, len(S)))])[:, 0].cpu()
+               for i in range(0, len(S), batch_size)]
+        return torch.cat(out)
+
+    def __len__(self) -> int:
+        return len(self.triplet)
+
+    @torch.no_grad()
+    def batch(self, idx) -> Batch:
+        idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
+        rows = np.asarray(self.triplet)[idx]
+        dev = self.device
+        s_mix, s_tgt = self.S_mix[rows].to(dev), self.S_tgt[rows].to(dev)
+        if self.G_mix is not None:
+            g_mix, g_tgt = self.G_mix[torch.as_tensor(rows)].to(dev), self.G_tgt[torch.as_tensor(rows)].to(dev)
+        else:
+            g_mix, g_tgt = self.qaudio.audio_features(s_mix)[:, 0], self.qaudio.audio_features(s_tgt)[:, 0]
+        task = torch.as_tensor(np.asarray(self.task)[idx], device=dev)
+        text, _ = self.caption_bank[[self._caption_index[i] for i in idx]]
+        tokens, mask = text.tokens.to(dev), text.mask.to(dev)
+        cap_q = self.qaudio.text_features(tokens, mask)                          # [B, 1 + N, C_g]
+        mask_q = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)
+        task_tok, task_mask = self.task_tokens.to(dev)[task], self.task_mask.to(dev)[task]
+        return Batch(s_mix, s_tgt, g_mix, g_tgt, task,
+                     Conditioning(task_tok, task_mask, cap_q, mask_q),
+                     Conditioning(task_tok, task_mask, tokens, mask))
+
+
+# --- training -------------------------------------------------------------------------------------
+
+def _loop(params, loss_fn: Callable[[Batch], tuple[torch.Tensor, dict[str, float]]], data: SeparationExamples,
+          cfg: SepTrainConfig, desc: str, progress: bool) -> dict[str, list[float]]:
+    gen = seed_everything(cfg.seed)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
+    hist: dict[str, list[float]] = {"step": []}
+    bar = tqdm(batches(len(data), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc=desc, disable=not progress)
+    for step, idx in enumerate(bar, start=1):
+        loss, parts = loss_fn(data.batch(idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        hist["step"].append(step)
+        for k, v in {"loss": loss.item(), **parts}.items():
+            hist.setdefault(k, []).append(v)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}")
+    return hist
+
+
+def predict_global(h1: SeparationTransformer, b: Batch) -> torch.Tensor:
+    """Ĝ [B, C_g] from [G_mix ; T_task ; T_cap]."""
+    return h1(b.g_mix[:, None], b.cond)[:, 0]
+
+
+def predict_local(h2: SeparationTransformer, b: Batch, g: torch.Tensor | None) -> torch.Tensor:
+    """Ŝ [B, P, C_s] from S_mix conditioned on [g ; T_task ; T_cap]; ``g=None``: Ours_single."""
+    if g is None:
+        return h2(b.s_mix, b.cond_text)
+    c = b.cond
+    return h2(b.s_mix, Conditioning(c.task, c.task_mask, c.text, c.text_mask, g))
+
+
+def fit_global(h1: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig, progress: bool = True) -> dict:
+    """H1 alone (Eq. 7), frozen encoders."""
+    h1.to(resolve_device(cfg.device)).train()
+
+    def step(b: Batch):
+        return global_loss(predict_global(h1, b), b.g_tgt, cfg.lambda_sim, cfg.lambda_l1), {}
+
+    hist = _loop(list(h1.parameters()), step, data, cfg, "H1 global", progress)
+    h1.eval()
+    return hist
+
+
+def fit_local(h2: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig, single: bool = False,
+              progress: bool = True) -> dict:
+    """H2 with the ground-truth G_tgt (Eq. 8), or Ours_single (``single``: text backbone only)."""
+    h2.to(resolve_device(cfg.device)).train()
+
+    def step(b: Batch):
+        return local_loss(predict_local(h2, b, None if single else b.g_tgt), b.s_tgt), {}
+
+    hist = _loop(list(h2.parameters()), step, data, cfg, "Ours_single" if single else "H2 local", progress)
+    h2.eval()
+    return hist
+
+
+def fit_joint(h1: SeparationTransformer, h2: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig,
+              progress: bool = True) -> dict:
+    """Joint fine-tuning: H2 reads G_tgt with probability p_gt and Ĝ otherwise (gradients flow
+    into H1 through Ĝ); loss global_weight L_global + local_weight L_local."""
+    dev = resolve_device(cfg.device)
+    h1.to(dev).train()
+    h2.to(dev).train()
+    switch_gen = torch.Generator().manual_seed(cfg.seed + 1)
+
+    def step(b: Batch):
+        g_hat = predict_global(h1, b)
+        l_global = global_loss(g_hat, b.g_tgt, cfg.lambda_sim, cfg.lambda_l1)
+        l_local = local_loss(predict_local(h2, b, switch_global(b.g_tgt, g_hat, cfg.p_gt, switch_gen)), b.s_tgt)
+        return cfg.global_weight * l_global + cfg.local_weight * l_local, {"global": l_global.item(), "local": l_local.item()}
+
+    hist = _loop(list(h1.parameters()) + list(h2.parameters()), step, data, cfg, "joint fine-tuning", progress)
+    h1.eval()
+    h2.eval()
+    return hist
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def score(data: SeparationExamples, h1: SeparationTransformer | None = None, h2: SeparationTransformer | None = None,
+          single: SeparationTransformer | None = None, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Per-example scores on ``data``:
+
+    * ``cos_mix``: cos(G_mix, G_tgt) (the floor H1 must beat); ``cos_h1``: cos(Ĝ, G_tgt);
+    * ``l1_mix``: L1(S_mix, S_tgt) (the floor); ``l1_h2_oracle``: H2 with G_tgt;
+      ``l1_h2``: H2 with Ĝ from H1 (Ours); ``l1_single``: Ours_single.
+    Also ``task`` per example."""
+    cos = torch.nn.functional.cosine_similarity
+    out: dict[str, list] = {}
+    for i in range(0, len(data), batch_size):
+        b = data.batch(np.arange(i, min(i + batch_size, len(data))))
+        l1 = lambda s: (s - b.s_tgt).abs().mean((1, 2)).cpu()
+        out.setdefault("task", []).append(b.task.cpu())
+        out.setdefault("cos_mix", []).append(cos(b.g_mix, b.g_tgt, dim=-1).cpu())
+        out.setdefault("l1_mix", []).append(l1(b.s_mix))
+        g_hat = None
+        if h1 is not None:
+            g_hat = predict_global(h1, b)
+            out.setdefault("cos_h1", []).append(cos(g_hat, b.g_tgt, dim=-1).cpu())
+        if h2 is not None:
+            out.setdefault("l1_h2_oracle", []).append(l1(predict_local(h2, b, b.g_tgt)))
+            if g_hat is not None:
+                out.setdefault("l1_h2", []).append(l1(predict_local(h2, b, g_hat)))
+        if single is not None:
+            out.setdefault("l1_single", []).append(l1(predict_local(single, b, None)))
+    return {k: torch.cat(v).numpy() for k, v in out.items()}

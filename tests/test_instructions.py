@@ -1,0 +1,126 @@
+"""The instruction parser (paper Sec. III-F): rules on a table of cases, errors, the LLM backend
+with a fake generator, and `hsm-tss parse`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hsm_lib.text.instructions import (Instruction, InstructionError, LLMInstructionParser, parse_instruction,
+                                       parse_rules, validate_llm_output)
+from hsm_lib.text.instruction_cases import load_cases
+
+
+def test_the_papers_example():
+    assert parse_instruction("Could you help me separate the sound of a dog barking and the background music?") == \
+        Instruction("extraction", "a dog barking and the background music")
+
+
+def test_public_import():
+    import hsm_lib
+
+    assert hsm_lib.parse_instruction is parse_instruction and hsm_lib.Instruction is Instruction
+
+
+CASES = load_cases()
+
+
+@pytest.mark.parametrize("text,task,caption", CASES, ids=[c[0][:40] for c in CASES])
+def test_rule_parser_on_the_development_set(text, task, caption):
+    assert parse_rules(text) == Instruction(task, caption)
+
+
+def test_held_out_set_loads_and_the_parser_mostly_agrees():
+    from hsm_lib.text.instruction_cases import HELD_OUT, accuracy
+
+    cases = load_cases(HELD_OUT)
+    assert len(cases) == 80
+    # not tuned on: a floor well under the measured 0.94 exact, so that a regression shows
+    assert accuracy(parse_rules, cases)["exact_accuracy"] > 0.85
+
+
+def test_case_tables_reject_malformed_rows(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("# ok\nremove the dog\tremoval\n")
+    with pytest.raises(ValueError, match="bad.tsv:2"):
+        load_cases(bad)
+
+
+def test_development_set_is_varied():
+    assert len(CASES) >= 100
+    tasks = [c[1] for c in CASES]
+    assert min(tasks.count("extraction"), tasks.count("removal")) >= 40
+
+
+@pytest.mark.parametrize("caption", ["a dog barks twice, then a door opens", "high-pitched beeping and a low hum",
+                                     "the sound of a car horn"])
+def test_the_data_templates_round_trip(caption):
+    """Every instruction template the training data uses gives back its task and caption."""
+    from hsm_lib.data.captions import EXTRACTION_TEMPLATES, REMOVAL_TEMPLATES
+
+    want = caption.removeprefix("the sound of ")
+    for templates, task in ((EXTRACTION_TEMPLATES, "extraction"), (REMOVAL_TEMPLATES, "removal")):
+        for t in templates:
+            assert parse_rules(t.format(c=caption)) == Instruction(task, want), t
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t", "please", "Remove", "extract it", "?!"])
+def test_empty_instructions_are_errors(bad):
+    with pytest.raises(InstructionError):
+        parse_instruction(bad)
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"remove the dog", ["remove the dog"]])
+def test_non_text_is_an_error(bad):
+    with pytest.raises(InstructionError, match="must be text"):
+        parse_instruction(bad)
+
+
+def test_llm_output_validation():
+    ins = "please get rid of the loud traffic noise"
+    assert validate_llm_output('{"task": "removal", "caption": "the loud traffic noise"}', ins) == \
+        Instruction("removal", "the loud traffic noise")
+    assert validate_llm_output('noise before {"task": "removal", "caption": "The  Loud traffic noise"} after', ins) == \
+        Instruction("removal", "the loud traffic noise")
+    for bad in ["", "not json", '{"task": "removal"}', '{"task": "delete", "caption": "the loud traffic noise"}',
+                '{"task": "removal", "caption": ""}', '{"task": "removal", "caption": 3}',
+                '{"task": "removal", "caption": "cars honking"}',  # words the instruction never used
+                '{"task": "removal", "caption": "the loud traffic noise"']:
+        assert validate_llm_output(bad, ins) is None, bad
+
+
+def test_llm_backend_uses_valid_output_and_falls_back_otherwise():
+    prompts = []
+
+    def fake(prompt):
+        prompts.append(prompt)
+        return ' {"task": "removal", "caption": "the piano"}\nInstruction: ...'
+
+    parser = LLMInstructionParser(fake)
+    assert parse_instruction("drop the piano, would you", parser) == Instruction("removal", "the piano")
+    assert prompts[0].rstrip().endswith("Instruction: drop the piano, would you\nJSON:")
+    assert parser.fallbacks == 0
+
+    def broken(prompt):
+        raise RuntimeError("model exploded")
+
+    for gen in (lambda p: "I think you want to remove it.", lambda p: None, broken):
+        p = LLMInstructionParser(gen)
+        assert p("remove everything except the piano") == Instruction("extraction", "the piano")
+        assert p.fallbacks == 1
+    with pytest.raises(InstructionError):  # input errors are not hidden by the backend
+        LLMInstructionParser(fake)("  ")
+
+
+def test_cli_parse(capsys):
+    from hsm_lib.cli import main
+
+    assert main(["parse", "Remove: a man shouting"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"task": "removal", "caption": "a man shouting"}
+    assert main(["parse", "keep", "everything", "but", "the", "vocals"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"task": "removal", "caption": "the vocals"}
+    assert main(["parse", "   "]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "empty" in captured.err and captured.err.count("\n") == 1
