@@ -177,8 +177,12 @@ class Separator:
     def separate_windows(self, windows: np.ndarray, task: str, caption: str,
                          generator: torch.Generator | None = None) -> np.ndarray:
         """[W, clip_samples] float32 mixtures at 16 kHz -> [W, clip_samples] separated."""
+        return self.decode(self.local_features(windows, task, caption), generator)
+
+    @torch.no_grad()
+    def local_features(self, windows: np.ndarray, task: str, caption: str) -> torch.Tensor:
+        """The two semantic stages: [W, clip_samples] mixtures -> Ŝ [W, P, C_s]."""
         from hsm_lib.features import fbanks
-        from hsm_lib.models.acoustic_lm import pad_generated
         from hsm_lib.models.nar import Conditioning
 
         dev, w = self.device, len(windows)
@@ -192,7 +196,14 @@ class Separator:
         cond = Conditioning(task_tok.expand(w, -1, -1), torch.ones(w, task_tok.shape[1], dtype=torch.bool, device=dev),
                             cap.expand(w, -1, -1), cap_mask.expand(w, -1))
         g_hat = self.h1(g_mix, cond)[:, 0]                                   # Ĝ [W, C_g]
-        s_hat = self.h2(s_mix, Conditioning(cond.task, cond.task_mask, cond.text, cond.text_mask, g_hat))
+        return self.h2(s_mix, Conditioning(cond.task, cond.task_mask, cond.text, cond.text_mask, g_hat))
+
+    @torch.no_grad()
+    def decode(self, s_hat: torch.Tensor, generator: torch.Generator | None = None) -> np.ndarray:
+        """The acoustic decoder H3: Ŝ [W, P, C_s] -> acoustic LM tokens -> codec -> [W, clip_samples]."""
+        from hsm_lib.models.acoustic_lm import pad_generated
+
+        dev = self.device
         frames = -(-self.clip_samples // self.codec.cfg.hop)
         tokens, lengths = self.acoustic_lm.generate(s_hat, frames, temperature=self.sampling["temperature"],
                                                     top_k=self.sampling["top_k"], generator=generator)

@@ -97,7 +97,7 @@ def _keys(tree, prefix=""):
 
 def test_model_sections_have_the_same_keys_in_every_profile():
     params = load_params()
-    for section in ("audiomae", "qaudio", "codec", "acoustic_lm"):
+    for section in ("audiomae", "qaudio", "codec", "acoustic_lm", "global_sep", "local_sep", "joint_ft"):
         keys = [_keys(profile_section(section, p, params)) for p in PROFILES]
         assert keys[0] == keys[1] == keys[2], section
 
@@ -139,3 +139,19 @@ def test_paper_profile_holds_the_papers_acoustic_decoder_sizes():
     assert (lm.layers, lm.heads, lm.dim) == (12, 8, 1024)              # Sec. IV-C
     for p in PROFILES:  # every profile keeps the bitrate, so Table VIII compares like with like
         assert CodecConfig(**profile_section("codec", p)["model"]).bitrate == 6000.0, p
+
+
+def test_paper_profile_holds_the_papers_separation_sizes_and_weights():
+    from hsm_lib.train.separation import SepTrainConfig
+
+    h1 = profile_section("global_sep", "paper")
+    assert h1["model"]["layers"] == 6                                  # Sec. III-C: a 6-layer NAR transformer
+    h2 = profile_section("local_sep", "paper")["model"]
+    assert (h2["layers"], h2["heads"], h2["dim"]) == (12, 8, 768)      # Sec. IV-C: 12 layers, 8 heads, 768
+    for p in PROFILES:  # the losses' weights and the switcher hold in every profile
+        g = SepTrainConfig.from_params(profile_section("global_sep", p)["train"])
+        assert (g.lambda_sim, g.lambda_l1) == (1.0, 1.0), p             # Eq. 7: λ1 = λ2 = 1
+        j = SepTrainConfig.from_params(profile_section("joint_ft", p)["train"])
+        assert j.p_gt == 0.1, p                                        # Sec. III-D: P_gt = 0.1
+        assert (j.global_weight, j.local_weight) == (0.1, 1.0), p      # 0.1 L_global + 1.0 L_local
+        assert (j.lambda_sim, j.lambda_l1) == (1.0, 1.0), p

@@ -55,3 +55,150 @@ def test_from_pretrained_names_what_is_missing(tmp_path):
         Separator.from_pretrained(tmp_path / "nowhere")
     with pytest.raises(CheckpointError, match="separator.json is missing"):
         Separator.from_pretrained(tmp_path)
+
+
+# --- a tiny, randomly initialised checkpoint: the real pipeline, small ---------------------------
+
+CLIP = 16000  # 1 s windows
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    import torch
+
+    from hsm_lib.checkpoint import save_checkpoint
+    from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
+    from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
+    from hsm_lib.models.codec import Codec, CodecConfig
+    from hsm_lib.models.nar import NARConfig, SeparationTransformer
+    from hsm_lib.models.qaudio import QAudio, QAudioConfig
+    from hsm_lib.pipeline import write_manifest
+    from hsm_lib.text.backbone import TextBackbone
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("ckpt")
+    backbone = TextBackbone("minilm")
+    mae_cfg = AudioMAEConfig(n_frames=112, dim=32, depth=1, heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2)
+    q_cfg = QAudioConfig(audio_dim=32, text_dim=backbone.dim, dim=24, layers=1, heads=2, embed_dim=8,
+                         vocab_size=backbone.vocab_size, backbone_vocab=backbone.vocab_size)
+    codec_cfg = CodecConfig(channels=2, strides=[2, 4, 5, 8], latent_dim=12, groups=2, codebook_size=16)
+    frames = -(-CLIP // codec_cfg.hop)
+    lm_cfg = AcousticLMConfig(cond_dim=32, dim=16, layers=1, heads=2, groups=2, codebook_size=16, max_frames=frames,
+                              max_cond=mae_cfg.n_patches)
+    h1_cfg = NARConfig(audio_dim=24, text_dim=24, task_dim=backbone.dim, dim=16, layers=1, heads=2)
+    h2_cfg = NARConfig(audio_dim=32, text_dim=24, task_dim=backbone.dim, global_dim=24, audio_len=mae_cfg.n_patches,
+                       dim=16, layers=1, heads=2)
+    models = {"audiomae": (AudioMAE(mae_cfg), mae_cfg), "qaudio": (QAudio(q_cfg), q_cfg), "codec": (Codec(codec_cfg), codec_cfg),
+              "acoustic_lm": (AcousticLM(lm_cfg), lm_cfg), "h1": (SeparationTransformer(h1_cfg), h1_cfg),
+              "h2": (SeparationTransformer(h2_cfg), h2_cfg)}
+    # random heads on H1/H2 so that the instruction matters; a sound codec output so that it is audible
+    for kind in ("h1", "h2"):
+        torch.nn.init.normal_(models[kind][0].head.weight, std=0.05)
+    for kind, (model, cfg) in models.items():
+        save_checkpoint(root / kind, model, kind, cfg.to_dict())
+    write_manifest(root, {k: k for k in models}, 0.0, 1.0, CLIP, "minilm", {"temperature": 0.0, "top_k": 0})
+    return root
+
+
+@pytest.fixture(scope="module")
+def separator(checkpoint):
+    return Separator.from_pretrained(checkpoint)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.0, 3.7])
+def test_separate_keeps_rate_and_length(separator, seconds):
+    sr = 22050
+    wave = np.random.default_rng(0).standard_normal((int(seconds * sr), 2)).astype(np.float32) * 0.1  # stereo
+    out = separator.separate(wave, sr, "remove the dog barking")
+    assert out.shape == (int(seconds * sr),) and np.isfinite(out).all()
+
+
+def test_the_instruction_reaches_the_semantic_stages(separator):
+    import torch
+
+    windows = np.random.default_rng(1).standard_normal((2, CLIP)).astype(np.float32) * 0.1
+    extract = separator.local_features(windows, "extraction", "a dog barking")
+    assert extract.shape == (2, separator.audiomae.cfg.n_patches, separator.audiomae.cfg.dim)
+    assert not torch.allclose(extract, separator.local_features(windows, "removal", "a dog barking"))
+    assert not torch.allclose(extract, separator.local_features(windows, "extraction", "a piano melody"))
+
+
+def test_checkpoint_missing_a_model_is_named(checkpoint, tmp_path):
+    import shutil
+
+    broken = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, broken)
+    (broken / "h2" / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="h2.*model.safetensors"):
+        Separator.from_pretrained(broken)
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def _write(path, seconds=1.5, sr=16000):
+    import soundfile as sf
+
+    sf.write(str(path), (np.random.default_rng(2).standard_normal(int(seconds * sr)) * 0.1).astype(np.float32), sr)
+    return path
+
+
+def _run(args, capsys):
+    from hsm_lib.cli import main
+
+    rc = main(args)
+    return rc, capsys.readouterr()
+
+
+def test_cli_separates_files_and_folders(checkpoint, tmp_path, capsys):
+    import soundfile as sf
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    a = _write(tmp_path / "in" / "a.wav", 0.5, 16000)
+    _write(tmp_path / "in" / "sub" / "b.flac", 3.5, 44100)
+    (tmp_path / "in" / "notes.txt").write_text("not audio")
+    out = tmp_path / "out"
+    rc, cap = _run(["separate", str(tmp_path / "in"), str(a), "-q", "Remove the dog barking.", "-o", str(out),
+                    "--checkpoint", str(checkpoint)], capsys)
+    assert rc == 0, cap.err
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "a_2.wav", "b.wav"]
+    info = sf.info(str(out / "b.wav"))
+    assert info.samplerate == 44100 and info.frames == int(3.5 * 44100)
+    assert "removal of 'the dog barking'" in cap.err
+
+
+@pytest.mark.parametrize("case", ["missing", "unreadable", "empty_audio", "empty_query", "no_checkpoint",
+                                  "incomplete_checkpoint", "empty_folder"])
+def test_cli_bad_input_is_one_clear_line_and_no_output(case, checkpoint, tmp_path, capsys):
+    import shutil
+
+    import soundfile as sf
+
+    good = _write(tmp_path / "good.wav")
+    inputs, query, ckpt = [str(good)], "extract the piano", str(checkpoint)
+    expect = {"missing": "no such file", "unreadable": "cannot read audio", "empty_audio": "zero-length audio",
+              "empty_query": "empty", "no_checkpoint": "does not exist", "incomplete_checkpoint": "codec",
+              "empty_folder": "no audio files"}[case]
+    if case == "missing":
+        inputs.append(str(tmp_path / "nope.wav"))
+    elif case == "unreadable":
+        (tmp_path / "bad.wav").write_bytes(b"RIFF garbage")
+        inputs.append(str(tmp_path / "bad.wav"))
+    elif case == "empty_audio":
+        sf.write(str(tmp_path / "silent.wav"), np.zeros(0, np.float32), 16000)
+        inputs.append(str(tmp_path / "silent.wav"))
+    elif case == "empty_query":
+        query = "   "
+    elif case == "no_checkpoint":
+        ckpt = str(tmp_path / "no_models")
+    elif case == "incomplete_checkpoint":
+        shutil.copytree(checkpoint, tmp_path / "partial")
+        shutil.rmtree(tmp_path / "partial" / "codec")
+        ckpt = str(tmp_path / "partial")
+    elif case == "empty_folder":
+        (tmp_path / "nothing").mkdir()
+        inputs.append(str(tmp_path / "nothing"))
+    out = tmp_path / "out"
+    rc, cap = _run(["separate", *inputs, "-q", query, "-o", str(out), "--checkpoint", ckpt], capsys)
+    assert rc == 1
+    assert cap.err.startswith("hsm-tss: error:") and cap.err.count("\n") == 1 and expect in cap.err, cap.err
+    assert not out.exists() or not any(out.iterdir())  # nothing written, not even a partial file
