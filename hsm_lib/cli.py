@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 
 
@@ -40,10 +41,9 @@ def _parse(args: argparse.Namespace) -> int:
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus"}
 
 
-def collect_inputs(items: list[str]) -> list["Path"]:
+def collect_inputs(items: list[str]) -> list[Path]:
     """Files as given, folders expanded to the audio files under them (sorted). Raises naming
     the first input that does not exist or a folder with no audio."""
-    from pathlib import Path
 
     out = []
     for item in items:
@@ -85,7 +85,6 @@ def output_names(inputs: list) -> list[str]:
 
 
 def _separate(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     import soundfile as sf
     from tqdm.auto import tqdm

@@ -4,7 +4,6 @@ with a fake generator, and `hsm-tss parse`."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -132,13 +132,13 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
     (rf"^(?:keep|leave|preserve|retain|give me|let me hear|play|extract) {_EVERYTHING},? {_EXCEPT} (?P<c>.+)$", "removal"),
     (rf"^{_EVERYTHING},? {_EXCEPT} (?P<c>.+)$", "removal"),
     (rf"^(?:do not|don'?t|never) (?:{_REMOVE}) (?P<c>.+)$", "extraction"),
-    (rf"^(?:do not|don'?t|never) (?:keep|extract|isolate|include) (?P<c>.+)$", "removal"),
+    (r"^(?:do not|don'?t|never) (?:keep|extract|isolate|include) (?P<c>.+)$", "removal"),
     # wishes
-    (rf"^i (?:do not|don'?t|never) (?:want|wish|need|like) to hear (?:any(?:thing of)? )?(?P<c>.+)$", "removal"),
-    (rf"^i (?:do not|don'?t) (?:want|need|like) (?P<c>.+)$", "removal"),
-    (rf"^(?:i(?: would|'d)? )?(?:rather|prefer to) not hear (?P<c>.+)$", "removal"),
-    (rf"^(?:without|no more|no|minus|less) (?P<c>.+)$", "removal"),
-    (rf"^(?P<c>.+?) (?:has to|must|should|needs to|have to) (?:go|be removed|be gone|disappear)$", "removal"),
+    (r"^i (?:do not|don'?t|never) (?:want|wish|need|like) to hear (?:any(?:thing of)? )?(?P<c>.+)$", "removal"),
+    (r"^i (?:do not|don'?t) (?:want|need|like) (?P<c>.+)$", "removal"),
+    (r"^(?:i(?: would|'d)? )?(?:rather|prefer to) not hear (?P<c>.+)$", "removal"),
+    (r"^(?:without|no more|no|minus|less) (?P<c>.+)$", "removal"),
+    (r"^(?P<c>.+?) (?:has to|must|should|needs to|have to) (?:go|be removed|be gone|disappear)$", "removal"),
     (r"^(?:make |have |get )?(?P<c>.+?) (?:removed|gone|muted|taken out|filtered out|silenced|erased|deleted|eliminated|suppressed|cut out)$", "removal"),
     (r"^(?:make |have |get )?(?P<c>.+?) (?:isolated|extracted|separated|singled out)$", "extraction"),
     (rf"^(?:i )?(?:{_ONLY} )?(?:want|wish|need|would like|'d like) to (?:{_ONLY} )?hear (?:{_ONLY} )?(?P<c>.+)$", "extraction"),
@@ -153,7 +153,7 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
     (rf"^(?:{_ONLY} )?(?:{_REMOVE})(?: {_ONLY})? (?P<c>.+)$", "removal"),
     (rf"^(?:{_ONLY} )?(?:{_EXTRACT})(?: {_ONLY})? (?P<c>.+)$", "extraction"),
     (rf"^(?:{_ONLY}) (?P<c>.+)$", "extraction"),
-    (rf"^(?:what does|how does) (?P<c>.+?) sound(?: like)?(?: alone| by itself)?$", "extraction"),
+    (r"^(?:what does|how does) (?P<c>.+?) sound(?: like)?(?: alone| by itself)?$", "extraction"),
 ]]
 # a second clause that starts over with another verb ("keep the piano but remove the drums")
 _SECOND_CLAUSE = re.compile(rf"(?:,? (?:but|and then|then|and also|also|while you'?re at it)|[;,]) (?:please )?(?:{_REMOVE}|{_EXTRACT}|make|turn)\b.*$")

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.models.nar import Conditioning, SeparationTransformer, global_loss, local_loss, switch_global
-from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.common import FromParams, batches, resolve_device, seed_everything, warmup_cosine
 
 TASK_IDS = {"extraction": 0, "removal": 1}
 
