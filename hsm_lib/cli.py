@@ -107,7 +107,7 @@ def _separate(args: argparse.Namespace) -> int:
     print(f"{instruction.task} of '{instruction.caption}' from {len(inputs)} file(s) -> {out_dir}", file=sys.stderr)
     for path, name in zip(tqdm(inputs, desc="separating", unit="file"), output_names(inputs)):
         wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        out = separator.separate(wave, sr, args.query)
+        out = separator.separate(wave, sr, args.query, progress=True)
         with atomic_path(out_dir / name) as tmp:
             sf.write(str(tmp), out, sr, format="WAV", subtype="FLOAT")
     return 0
