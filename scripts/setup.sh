@@ -61,7 +61,7 @@ fi
 # Python environment. A stamp keyed by the dependency files makes the second run instant.
 PY="${PYTHON:-python3}"
 STAMP="$VENV/.hsm-setup-stamp"
-WANT="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+WANT="$(cat pyproject.toml constraints.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating virtual environment at $VENV"
   "$PY" -m venv "$VENV"
@@ -72,8 +72,11 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
   if ! "$VENV/bin/python" -m pip install -q -c constraints.txt -e . 2>&1 | { grep -v "is ignored: it is neither" || true; }; then
     echo "[setup] error: pip install failed (see above)" >&2; exit 1
   fi
+  if ! "$VENV/bin/python" -m pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; then
+    echo "[setup] error: pip install --no-deps -r requirements-nodeps.txt failed (see above)" >&2; exit 1
+  fi
   # Only a working environment earns the stamp.
-  "$VENV/bin/python" -c "import hsm_lib, torch, torchaudio, transformers, papermill, dvc, nbval, sklearn, matplotlib, soundfile, safetensors"
+  "$VENV/bin/python" -c "import hsm_lib, torch, torchaudio, transformers, papermill, dvc, nbval, sklearn, matplotlib, soundfile, safetensors, aisfx"
   echo "$WANT" > "$STAMP"
 else
   echo "[setup] Python packages: up to date"

@@ -31,3 +31,14 @@ def test_torch_pins_agree_with_constraints():
     project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]
     deps = {_name(d): d for d in project["dependencies"]}
     assert "<=2.14.1" in deps["torch"] and ">=2.11" in deps["torchaudio"]
+
+
+def test_no_deps_requirements_are_installed():
+    """requirements-nodeps.txt is installed by setup.sh with --no-deps; each package imports."""
+    import importlib
+
+    reqs = [line.split("==")[0] for line in (paths.ROOT / "requirements-nodeps.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert reqs == ["aisfx"]
+    for name in reqs:
+        importlib.import_module(name)

@@ -124,3 +124,27 @@ def test_opus_round_trip_keeps_length_and_roughly_the_signal():
     y = opus_roundtrip(x, 6.0)
     assert y.shape == x.shape and y.dtype == np.float32
     assert lsd(y, x) < 3.0 and mel_distance(y, x) < 1.0  # a real codec, not silence or noise
+
+
+def test_tagger_metrics_against_independent_computations():
+    import numpy as np
+    from scipy.stats import entropy
+
+    from hsm_lib.eval.tagger import default_tagger, embedding_cosine, kl_divergence, spectrogram
+
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    noise = (0.1 * rng.standard_normal(32000)).astype(np.float32)
+    spec = spectrogram(np.stack([tone, 3 * tone]))
+    assert spec.shape == (2, 87, 96)  # 2 s at 44.1 kHz, hop 1024, centred frames
+    assert np.allclose(spec[0], spec[1], atol=1e-4)  # the tagger peak-normalises: level does not matter
+    emb, logp = default_tagger()(np.stack([tone, noise, tone]))
+    assert emb.shape == (3, 512) and logp.shape == (3, 69)
+    assert np.allclose(np.exp(logp).sum(-1), 1.0, atol=1e-5)
+    kl = kl_divergence(logp[[0, 0]], logp[[2, 1]])
+    assert kl[0] == pytest.approx(0.0, abs=1e-6) and kl[1] > 0.1
+    assert kl[1] == pytest.approx(entropy(np.exp(logp[0]), np.exp(logp[1])), rel=1e-4)  # scipy: KL(p || q)
+    cos = embedding_cosine(emb[[0, 0]], emb[[2, 1]])
+    assert cos[0] == pytest.approx(1.0, abs=1e-6) and cos[1] < cos[0]
+    assert embedding_cosine(np.array([[1.0, 0.0]]), np.array([[0.0, 2.0]]))[0] == pytest.approx(0.0)
