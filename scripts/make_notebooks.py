@@ -938,6 +938,158 @@ for kind in ("extraction", "removal"):
 ]
 
 
+BASELINES = [
+    ("md", """
+# 09 · The mask-based baseline: ResUNet-FiLM (AudioSep's architecture, same data)
+
+Paper Sec. IV-B. The single-stage, mask-based text-queried separators the paper compares with (LASS-Net,
+AudioSep) predict a mask on the mixture's spectrogram with a ResUNet whose blocks are modulated by the text
+query (FiLM). We train that architecture on the same training triplets (extraction instructions only, like
+those methods), with the same frozen text backbone as our system (its sentence embedding of the parsed
+caption) and a training budget of the same order as our two separation stages'. The evaluation stage scores
+it beside ours; the paper's own numbers for LASS-Net, CLIPSep, BiModalSep and AudioSep are quoted there,
+labelled as the paper's.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `baselines` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import logging
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+
+from hsm_lib import paths
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import save_checkpoint
+from hsm_lib.data.triplets import TripletSet
+from hsm_lib.eval.metrics import si_sdr_improvement
+from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
+from hsm_lib.reporting import save_figure
+from hsm_lib.text.backbone import TextBackbone
+from hsm_lib.text.instructions import parse_instruction
+from hsm_lib.train.baseline import BaselineTrainConfig, fit_resunet
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("baselines", profile)
+corpus, models_dir = paths.corpus_dir(profile), paths.profile_dir(profile) / "models"
+train_cfg = BaselineTrainConfig.from_params(P["train"])
+backbone = TextBackbone(profile_section("qaudio", profile)["text_backbone"])
+
+def caption_embeddings(triplets):
+    captions = [parse_instruction(r["instructions"]["extraction"]["text"]).caption for r in triplets.records]
+    return torch.cat([backbone.encode(captions[i:i + 256]).pooled for i in range(0, len(captions), 256)])
+
+train = TripletSet(corpus / "triplets", "train")
+text = caption_embeddings(train)
+print(f"{len(train)} training triplets (extraction instructions); caption embeddings {tuple(text.shape)}")
+"""),
+    ("code", """
+cfg = ResUNetConfig(text_dim=backbone.dim, **P["model"])
+torch.manual_seed(train_cfg.seed)
+model = ResUNetFiLM(cfg)
+print(f"ResUNet-FiLM: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+history = fit_resunet(model, train.audio, text, train_cfg)
+save_checkpoint(models_dir / "resunet_film", model, "resunet_film", cfg.to_dict(),
+                {"text_backbone": backbone.name, "train": P["train"], "history": history})
+fig, ax = plt.subplots(figsize=(7, 3.5))
+k = max(1, len(history["step"]) // 40)
+ax.plot(history["step"][k - 1:], np.convolve(history["loss"], np.ones(k) / k, mode="valid"))
+ax.set_xlabel("step"); ax.set_ylabel("waveform L1"); ax.set_title(f"ResUNet-FiLM training loss (mean of {k} steps)")
+save_figure(fig, "baseline_loss")
+"""),
+    ("md", "A first look on the mixed test set (the evaluation stage scores every system on every test set):"),
+    ("code", """
+mixed = TripletSet(corpus / "testsets", "mixed")
+n = min(20, len(mixed))
+items = [mixed[i] for i in range(n)]
+with torch.no_grad():
+    out = model(torch.from_numpy(np.stack([it["mixture"] for it in items])), caption_embeddings(mixed)[:n]).numpy()
+sdri = [si_sdr_improvement(o, it["target"], it["mixture"]) for o, it in zip(out, items)]
+print(f"SI-SDRi on {n} mixed test triplets: {np.mean(sdri):.2f} dB")
+"""),
+]
+
+
+EVAL_CLAP = [
+    ("md", """
+# 10 · The evaluation CLAP (the CLAP score's judge)
+
+Paper Sec. V-B scores separated audio against its caption with MS-CLAP; no CLAP weights can be had offline.
+This stage trains a two-tower stand-in apart from every separation model: the audio tower reads the embedding
+of an independent pretrained tagger (`aisfx`, not our AudioMAE), the text tower the frozen text backbone's
+sentence embedding; contrastive loss on the training split's (clip, caption) pairs. Its text-to-audio
+retrieval on the test clips goes in the report, so readers can judge the judge.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `eval_clap` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import json
+import logging
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+from hsm_lib import paths
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import save_checkpoint
+from hsm_lib.eval.retrieval import queries_and_relevance, recall_at_k
+from hsm_lib.eval.tagger import default_tagger
+from hsm_lib.features import corpus_waves, to_float
+from hsm_lib.models.eval_clap import EvalCLAP, EvalCLAPConfig
+from hsm_lib.reporting import write_table
+from hsm_lib.text.backbone import TextBackbone
+from hsm_lib.train.eval_clap import EvalCLAPTrainConfig, fit_eval_clap
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("eval_clap", profile)
+corpus, models_dir = paths.corpus_dir(profile), paths.profile_dir(profile) / "models"
+backbone = TextBackbone(profile_section("qaudio", profile)["text_backbone"])
+tagger = default_tagger()
+captions = {s: [c["captions"] for c in json.loads((corpus / "clips" / f"{s}.json").read_text())] for s in ("train", "test")}
+
+def tagger_embeddings(split, batch=32):
+    waves = corpus_waves(corpus, split, "clips")
+    return torch.cat([torch.from_numpy(tagger(to_float(np.asarray(waves[i:i + batch])))[0]) for i in range(0, len(waves), batch)])
+
+def sentences(texts):
+    return torch.cat([backbone.encode(list(texts[i:i + 256])).pooled for i in range(0, len(texts), 256)])
+
+audio = {s: tagger_embeddings(s) for s in ("train", "test")}
+print({s: tuple(a.shape) for s, a in audio.items()})
+"""),
+    ("code", """
+cfg = EvalCLAPConfig(audio_dim=audio["train"].shape[1], text_dim=backbone.dim, **P["model"])
+train_cfg = EvalCLAPTrainConfig.from_params(P["train"])
+torch.manual_seed(train_cfg.seed)
+model = EvalCLAP(cfg)
+flat = [c for caps in captions["train"] for c in caps]
+history = fit_eval_clap(model, audio["train"], captions["train"], sentences(flat), train_cfg)
+save_checkpoint(models_dir / "eval_clap", model, "eval_clap", cfg.to_dict(),
+                {"text_backbone": backbone.name, "train": P["train"], "history": history})
+queries, relevant = queries_and_relevance(captions["test"])
+with torch.no_grad():
+    sim = (model.text_embedding(sentences(queries)) @ model.audio_embedding(audio["test"]).T).numpy()
+recall = recall_at_k(sim, relevant)
+chance = float(relevant.sum(1).mean() / relevant.shape[1])
+write_table("eval_clap", f"The evaluation CLAP: text-to-audio retrieval on the test clips ({profile} profile)",
+            ["model", "R@1", "R@5", "R@10"],
+            [["evaluation CLAP (aisfx audio tower, text-backbone text tower)", *(recall[k] for k in ("R@1", "R@5", "R@10"))]],
+            notes=[f"{len(queries)} distinct captions as queries over {len(audio['test'])} test clips; a random ranking "
+                   f"finds a relevant clip at rank 1 with probability {100 * chance:.1f} %.",
+                   "Trained on the training split only, apart from every separation model; it stands in for MS-CLAP in the "
+                   "CLAP score (cosine between its audio embedding of the output and its text embedding of the caption)."],
+            data={"history": history})
+display(Markdown((paths.reports_dir() / "eval_clap.md").read_text()))
+"""),
+]
+
+
 def main() -> None:
     NB_DIR.mkdir(exist_ok=True)
     nbf.write(notebook(DATA), NB_DIR / "01_data.ipynb")
@@ -948,6 +1100,8 @@ def main() -> None:
     nbf.write(notebook(GLOBAL_SEP), NB_DIR / "06_global_sep.ipynb")
     nbf.write(notebook(LOCAL_SEP), NB_DIR / "07_local_sep.ipynb")
     nbf.write(notebook(JOINT_FT), NB_DIR / "08_joint_ft.ipynb")
+    nbf.write(notebook(BASELINES), NB_DIR / "09_baselines.ipynb")
+    nbf.write(notebook(EVAL_CLAP), NB_DIR / "10_eval_clap.ipynb")
 
 
 if __name__ == "__main__":
