@@ -1090,6 +1090,188 @@ display(Markdown((paths.reports_dir() / "eval_clap.md").read_text()))
 ]
 
 
+EVALUATE = [
+    ("md", """
+# 11 · Evaluation: every system on every test set (Tables II–IV, ceilings, Fig. 7)
+
+Paper Sec. V-A–C. Each test triplet is separated with its extraction instruction and with its removal
+instruction (same target audio) by Ours (H1 → H2 → acoustic LM → codec, after joint fine-tuning) and by
+Ours_single; the ResUNet-FiLM baseline takes the extraction instruction, as the mask-based methods do. Every
+output is scored against the target. Substitutions, stated again beside each table: KL uses the `aisfx`
+tagger's 69-class UCS head instead of PANNs' AudioSet classes; the AFSim stand-in is the cosine between
+`aisfx` embeddings instead of Audio Flamingo's; the CLAP score uses the evaluation CLAP of stage 10 instead
+of MS-CLAP; the test sets are this corpus's analogs of the paper's (the mixed set plays "3 Sets", MUSIC-synth
+plays MUSIC).
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `evaluate` section of params.yaml; None reads it from params.yaml
+"""),
+    ("code", """
+import json
+import logging
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from hsm_lib import paths
+from hsm_lib.config import profile_section
+from hsm_lib.checkpoint import load_weights, read_config
+from hsm_lib.data.triplets import TripletSet
+from hsm_lib.eval import paper_tables
+from hsm_lib.eval.evaluate import BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, score, separate_set
+from hsm_lib.eval.tagger import default_tagger
+from hsm_lib.features import fbank_stats
+from hsm_lib.models.eval_clap import EvalCLAP, EvalCLAPConfig
+from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
+from hsm_lib.pipeline import Separator, load_model
+from hsm_lib.reporting import save_figure, write_table
+from hsm_lib.text.instructions import parse_instruction
+from hsm_lib.train.separation import SeparationExamples
+
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+P = params if params is not None else profile_section("evaluate", profile)
+corpus, models_dir = paths.corpus_dir(profile), paths.profile_dir(profile) / "models"
+sep = Separator.from_pretrained(models_dir, device=P["device"])
+single = load_model(models_dir / "single", "single", sep.device)
+baseline = load_weights(models_dir / "resunet_film", ResUNetFiLM(ResUNetConfig(**read_config(models_dir / "resunet_film", "resunet_film")["config"]))).eval()
+eval_clap = load_weights(models_dir / "eval_clap", EvalCLAP(EvalCLAPConfig(**read_config(models_dir / "eval_clap", "eval_clap")["config"]))).eval()
+judges = Judges(default_tagger(), eval_clap, sep.backbone)
+mean, std = fbank_stats(corpus)
+sets = sorted(p.stem for p in (corpus / "testsets").glob("*.npy"))
+print("test sets:", sets)
+"""),
+    ("md", "## Separate and score"),
+    ("code", """
+per_clip, outputs_kept, gen = {}, {}, torch.Generator().manual_seed(P["seed"])
+for name in sets:
+    ts = TripletSet(corpus / "testsets", name)
+    n = min(len(ts), P["triplets"].get(name, P["triplets"]["default"]))
+    items = [ts[i] for i in range(n)]
+    examples = SeparationExamples(ts, sep.audiomae, mean, std, sep.qaudio, sep.backbone, limit=n)
+    with torch.no_grad():
+        captions = [parse_instruction(r["instructions"]["extraction"]["text"]).caption for r in ts.records[:n]]
+        baseline_text = sep.backbone.encode(captions).pooled.cpu()
+    outputs = separate_set(examples, sep.h1, sep.h2, single, sep, baseline, baseline_text, items,
+                           ceilings=(name == P["ceilings_on"]), generator=gen, batch_size=P["batch_size"])
+    targets = np.stack([it["target"] for it in items]); mixtures = np.stack([it["mixture"] for it in items])
+    target_tags = judges.tagger(targets)
+    caption_emb = judges.caption_embeddings([r["target_caption"] for r in ts.records[:n]])
+    per_clip[name] = {system: score(out, targets, mixtures, target_tags, caption_emb, judges) for system, out in outputs.items()}
+    per_clip[name]["ground truth (target)"] = score(targets, targets, mixtures, target_tags, caption_emb, judges)
+    if name == P["ceilings_on"]:
+        outputs_kept = {"items": items[:3], "records": ts.records[:3], **{k: outputs[k][:3] for k in ("Ours (extraction)", "Ours (removal)")}}
+    print(f"{name}: {n} triplets; Ours (extraction) LSD {per_clip[name]['Ours (extraction)']['lsd'].mean():.2f}")
+per_clip_json = {s: {k: {m: v.tolist() for m, v in d.items()} for k, d in sys.items()} for s, sys in per_clip.items()}
+"""),
+    ("md", "## Table II analog: objective metrics"),
+    ("code", """
+zero_shot = "music_synth"
+general = [s for s in sets if s != zero_shot]
+eval_clap_r1 = json.loads((paths.reports_dir() / "eval_clap.json").read_text())["rows"][0]["R@1"]
+counts = {s: len(per_clip[s][BASELINE]["kl"]) for s in sets}
+SUBST = ["KL: softmax KL(target || output) over the aisfx tagger's 69 UCS classes (the paper: PANNs, AudioSet classes).",
+         "LSD and PSNR: audioldm_eval's definitions, reimplemented (hsm_lib/eval/metrics.py); PSNR is the mel-PSNR.",
+         "SI-SDRi: SI-SDR of the output minus that of the mixture (not in the paper; phase-sensitive, so a generative "
+         "decoder scores low on it by construction).",
+         f"Triplets per test set: {counts}. Data: this corpus's offline test sets, not the paper's; the mixed set plays "
+         "the paper's '3 Sets'. The paper's own numbers are in reports/paper_reference.md, on its data."]
+write_table("table2_objective", f"Table II analog: objective evaluation of separation ({profile} profile)",
+            ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)"],
+            mean_table(per_clip, general, SYSTEMS, ("kl", "lsd", "psnr", "si_sdri")), digits=3, notes=SUBST,
+            data={"per_clip": {s: per_clip_json[s] for s in general}})
+display(Markdown((paths.reports_dir() / "table2_objective.md").read_text()))
+"""),
+    ("md", "## Table III analog: semantic consistency"),
+    ("code", """
+write_table("table3_semantic", f"Table III analog: semantic evaluation ({profile} profile)",
+            ["test set", "system", "AFSim stand-in (higher)", "CLAP score (higher)"],
+            mean_table(per_clip, general, ("ground truth (target)",) + SYSTEMS, ("afsim", "clap")), digits=3,
+            notes=["AFSim stand-in: cosine between aisfx embeddings of output and target (the paper: Audio Flamingo).",
+                   f"CLAP score: cosine between the evaluation CLAP's audio embedding of the output and its text embedding "
+                   f"of the target's caption (also for removal, as in the paper); the evaluation CLAP (stage 10) reaches "
+                   f"R@1 = {eval_clap_r1:.1f} % on test-clip retrieval (reports/eval_clap.md).",
+                   "The ground-truth row scores the target itself (its AFSim is 1 by construction)."])
+display(Markdown((paths.reports_dir() / "table3_semantic.md").read_text()))
+"""),
+    ("md", "## Table IV analog: zero-shot MUSIC-synth"),
+    ("code", """
+if zero_shot in per_clip:
+    write_table("table4_zero_shot", f"Table IV analog: zero-shot separation on MUSIC-synth ({profile} profile)",
+                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)", "CLAP (higher)", "AFSim stand-in (higher)"],
+                mean_table(per_clip, [zero_shot], ("ground truth (target)",) + SYSTEMS, ("kl", "lsd", "psnr", "si_sdri", "clap", "afsim")),
+                digits=3, notes=["MUSIC-synth: the 11 MUSIC instrument classes rendered from a General MIDI soundfont, never "
+                                 "seen in training (the paper: MUSIC recordings).", *SUBST[:3]],
+                data={"per_clip": per_clip_json[zero_shot]})
+    display(Markdown((paths.reports_dir() / "table4_zero_shot.md").read_text()))
+"""),
+    ("md", "## Ceilings, and the paper's own numbers"),
+    ("code", """
+c = P["ceilings_on"]
+write_table("ceilings", f"Ceilings on the {c} test set ({profile} profile): the best each path can deliver",
+            ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)", "AFSim stand-in (higher)", "CLAP (higher)"],
+            mean_table(per_clip, [c], CEILINGS + ("Ours (extraction)", BASELINE), ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")),
+            digits=3, notes=["Codec resynthesis bounds every generative output; target S through the acoustic decoder bounds "
+                             "what H3 can make of perfect local features; oracle G bounds what H2 can make of a perfect global "
+                             "feature; the ideal ratio mask bounds mask-based separation (mixture phase).",
+                             "They explain a result; they are not one."],
+            data={"per_clip": per_clip_json[c]})
+display(Markdown((paths.reports_dir() / "ceilings.md").read_text()))
+rows = [[name, *vals] for name, vals in paper_tables.TABLE2_3SETS.items()]
+write_table("paper_reference", "The paper's own numbers (its Table II, '3 Sets'; its data and metrics, not ours)",
+            ["system (paper)", "KL", "LSD", "PSNR"], rows, digits=3,
+            notes=["Quoted from the paper for reference; measured on AudioCaps/Clotho/FSD50K mixtures with PANNs KL. Not "
+                   "comparable number for number with our tables: data, scale and metric models differ.",
+                   "Its Table III ('3 Sets', AFSim / CLAP): " + "; ".join(f"{k} {v[0] if v[0] is not None else '-'} / {v[1]}" for k, v in paper_tables.TABLE3_3SETS.items()) + ".",
+                   "Its Table IV (MUSIC, KL / LSD / PSNR / CLAP / AFSim): " + "; ".join(f"{k} " + " / ".join(map(str, v)) for k, v in paper_tables.TABLE4_MUSIC.items()) + "."])
+"""),
+    ("md", "## Fig. 7 analog: mixture, target, and the outputs of the two instructions"),
+    ("code", """
+from hsm_lib.audio import fbank
+n_ex = len(outputs_kept.get("items", []))
+if n_ex:
+    fig, axes = plt.subplots(n_ex, 4, figsize=(15, 2.8 * n_ex), squeeze=False)
+    for r in range(n_ex):
+        it, rec = outputs_kept["items"][r], outputs_kept["records"][r]
+        panels = [(it["mixture"], "mixture"), (it["target"], "target"),
+                  (outputs_kept["Ours (extraction)"][r], rec["instructions"]["extraction"]["text"]),
+                  (outputs_kept["Ours (removal)"][r], rec["instructions"]["removal"]["text"])]
+        for col, (w, title) in enumerate(panels):
+            ax = axes[r, col]
+            ax.imshow(fbank(w, len(w) // 160).T.numpy(), origin="lower", aspect="auto", cmap="magma")
+            ax.set_title(title if len(title) < 60 else title[:57] + "...", fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, "fig7_examples")
+"""),
+]
+
+
+REPORT = [
+    ("md", """
+# 12 · The reports' index
+
+Writes `reports/README.md`: which file holds each of the paper's tables and figures, which stage makes it, what
+stands in for what we cannot have offline, the headline numbers (read from the reports), and the stage times of
+the last `dvc repro`.
+"""),
+    ("params", """
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `report` section of params.yaml (empty)
+"""),
+    ("code", """
+from IPython.display import Markdown, display
+from hsm_lib import paths
+from hsm_lib.eval.report_index import write_reports_readme
+
+display(Markdown(write_reports_readme(paths.reports_dir(), profile).read_text()))
+"""),
+]
+
+
 def main() -> None:
     NB_DIR.mkdir(exist_ok=True)
     nbf.write(notebook(DATA), NB_DIR / "01_data.ipynb")
@@ -1102,6 +1284,8 @@ def main() -> None:
     nbf.write(notebook(JOINT_FT), NB_DIR / "08_joint_ft.ipynb")
     nbf.write(notebook(BASELINES), NB_DIR / "09_baselines.ipynb")
     nbf.write(notebook(EVAL_CLAP), NB_DIR / "10_eval_clap.ipynb")
+    nbf.write(notebook(EVALUATE), NB_DIR / "11_evaluate.ipynb")
+    nbf.write(notebook(REPORT), NB_DIR / "12_report.ipynb")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def _keys(tree, prefix=""):
 
 def test_model_sections_have_the_same_keys_in_every_profile():
     params = load_params()
-    for section in ("audiomae", "qaudio", "codec", "acoustic_lm", "global_sep", "local_sep", "joint_ft", "baselines", "eval_clap"):
+    for section in ("audiomae", "qaudio", "codec", "acoustic_lm", "global_sep", "local_sep", "joint_ft", "baselines", "eval_clap", "evaluate"):
         keys = [_keys(profile_section(section, p, params)) for p in PROFILES]
         assert keys[0] == keys[1] == keys[2], section
 

@@ -1,0 +1,109 @@
+"""Every system on every test set (paper Sec. V-A, V-B; Tables II-IV and the ceilings).
+
+Systems: the ResUNet-FiLM baseline (extraction), Ours_single and Ours, each with the extraction
+and the removal instruction of the same triplet (same target), and, on the mixed set, the
+ceilings: codec resynthesis of the target, the target's S through the acoustic decoder, H2 with
+the oracle G_tgt through the acoustic decoder, and the ideal ratio mask. Every output is scored
+against the target with KL and the AFSim stand-in (aisfx tagger), LSD and mel-PSNR
+(audioldm_eval's definitions), SI-SDRi, and the CLAP score (evaluation CLAP, target caption).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr_improvement
+from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
+
+BASELINE = "ResUNet-FiLM (AudioSep architecture, same data)"
+SYSTEMS = (BASELINE, "Ours_single (extraction)", "Ours (extraction)", "Ours_single (removal)", "Ours (removal)")
+CEILINGS = ("codec resynthesis of the target", "target S -> acoustic LM -> codec", "oracle G_tgt -> H2 -> acoustic decoder",
+            "ideal ratio mask (mixture phase)")
+METRICS = ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")
+
+
+@dataclass
+class Judges:
+    """What scores an output: the tagger, the evaluation CLAP and the text backbone."""
+
+    tagger: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    eval_clap: torch.nn.Module
+    backbone: object
+
+    def caption_embeddings(self, captions: list[str]) -> np.ndarray:
+        with torch.no_grad():
+            pooled = torch.cat([self.backbone.encode(captions[i:i + 256]).pooled for i in range(0, len(captions), 256)])
+            return self.eval_clap.text_embedding(pooled.cpu().float()).numpy()
+
+
+def score(outputs: np.ndarray, targets: np.ndarray, mixtures: np.ndarray, target_tags: tuple[np.ndarray, np.ndarray],
+          caption_emb: np.ndarray, judges: Judges) -> dict[str, np.ndarray]:
+    """Per-clip metrics of ``outputs`` [N, L] against ``targets`` [N, L] (16 kHz)."""
+    emb, logp = judges.tagger(outputs)
+    with torch.no_grad():
+        audio = judges.eval_clap.audio_embedding(torch.as_tensor(emb, dtype=torch.float32)).numpy()
+    return {
+        "kl": kl_divergence(target_tags[1], logp),
+        "lsd": np.array([lsd(o, t) for o, t in zip(outputs, targets)]),
+        "psnr": np.array([mel_psnr(o, t) for o, t in zip(outputs, targets)]),
+        "si_sdri": np.array([si_sdr_improvement(o, t, m) for o, t, m in zip(outputs, targets, mixtures)]),
+        "afsim": embedding_cosine(target_tags[0], emb),
+        "clap": (audio * caption_emb).sum(-1),
+    }
+
+
+def separate_set(examples, h1, h2, single, separator, baseline, baseline_text: torch.Tensor, items: list[dict],
+                 ceilings: bool, generator: torch.Generator, batch_size: int = 16, progress: bool = True) -> dict[str, np.ndarray]:
+    """Outputs [n_triplets, L] of every system on one test set.
+
+    ``examples`` is a :class:`~hsm_lib.train.separation.SeparationExamples` with kinds
+    (extraction, removal), so example 2i is triplet i's extraction and 2i + 1 its removal."""
+    from hsm_lib.models.resunet import ideal_ratio_mask_output
+    from hsm_lib.train.separation import predict_global, predict_local
+
+    n = len(items)
+    length = items[0]["target"].shape[0]
+    out = {k: np.zeros((n, length), np.float32) for k in SYSTEMS + (CEILINGS if ceilings else ())}
+    fit = lambda w: np.pad(w, ((0, 0), (0, max(0, length - w.shape[1]))))[:, :length]
+    for start in tqdm(range(0, len(examples), batch_size), desc="separating", disable=not progress, leave=False):
+        idx = np.arange(start, min(start + batch_size, len(examples)))
+        b = examples.batch(idx)
+        rows, kinds = idx // 2, np.where(idx % 2 == 0, "extraction", "removal")
+        with torch.no_grad():
+            ours = fit(separator.decode(predict_local(h2, b, predict_global(h1, b)), generator))
+            solo = fit(separator.decode(predict_local(single, b, None), generator))
+        for j, (r, k) in enumerate(zip(rows, kinds)):
+            out[f"Ours ({k})"][r], out[f"Ours_single ({k})"][r] = ours[j], solo[j]
+        if ceilings:
+            ext = kinds == "extraction"
+            sub = examples.batch(idx[ext])
+            with torch.no_grad():
+                oracle = fit(separator.decode(predict_local(h2, sub, sub.g_tgt), generator))
+                target_s = fit(separator.decode(sub.s_tgt, generator))
+            out[CEILINGS[2]][rows[ext]], out[CEILINGS[1]][rows[ext]] = oracle, target_s
+    targets = np.stack([it["target"] for it in items])
+    mixtures = np.stack([it["mixture"] for it in items])
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            sl = slice(i, min(i + batch_size, n))
+            out[BASELINE][sl] = baseline(torch.from_numpy(mixtures[sl]), baseline_text[sl]).numpy()
+            if ceilings:
+                codec = separator.codec
+                t = torch.from_numpy(targets[sl]).to(separator.device)
+                out[CEILINGS[0]][sl] = fit(codec.decode(codec.encode(t)).float().cpu().numpy())
+                out[CEILINGS[3]][sl] = ideal_ratio_mask_output(
+                    torch.from_numpy(mixtures[sl]), torch.from_numpy(targets[sl]),
+                    torch.from_numpy(np.stack([it["other"] for it in items[sl]]))).numpy()
+    return out
+
+
+def mean_table(per_clip: dict[str, dict[str, dict[str, list]]], sets: list[str], systems: tuple[str, ...],
+               metrics: tuple[str, ...]) -> list[list]:
+    """Rows [test set, system, metric means...] from per_clip[set][system][metric]."""
+    return [[s, name, *(float(np.mean(per_clip[s][name][m])) for m in metrics)]
+            for s in sets for name in systems if name in per_clip[s]]
