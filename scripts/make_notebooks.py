@@ -1212,7 +1212,7 @@ if zero_shot in per_clip:
 c = P["ceilings_on"]
 write_table("ceilings", f"Ceilings on the {c} test set ({profile} profile): the best each path can deliver",
             ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)", "AFSim stand-in (higher)", "CLAP (higher)"],
-            mean_table(per_clip, [c], CEILINGS + ("Ours (extraction)", BASELINE), ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")),
+            mean_table(per_clip, [c], CEILINGS + ("Ours (extraction)", BASELINE, SYSTEMS[0]), ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")),
             digits=3, notes=["Codec resynthesis bounds every generative output; target S through the acoustic decoder bounds "
                              "what H3 can make of perfect local features; oracle G bounds what H2 can make of a perfect global "
                              "feature; the ideal ratio mask bounds mask-based separation (mixture phase).",

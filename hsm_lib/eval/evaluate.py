@@ -21,7 +21,8 @@ from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr_improvement
 from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
 BASELINE = "ResUNet-FiLM (AudioSep architecture, same data)"
-SYSTEMS = (BASELINE, "Ours_single (extraction)", "Ours (extraction)", "Ours_single (removal)", "Ours (removal)")
+MIXTURE = "mixture, unprocessed (the floor)"
+SYSTEMS = (MIXTURE, BASELINE, "Ours_single (extraction)", "Ours (extraction)", "Ours_single (removal)", "Ours (removal)")
 CEILINGS = ("codec resynthesis of the target", "target S -> acoustic LM -> codec", "oracle G_tgt -> H2 -> acoustic decoder",
             "ideal ratio mask (mixture phase)")
 METRICS = ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")
@@ -88,6 +89,7 @@ def separate_set(examples, h1, h2, single, separator, baseline, baseline_text: t
             out[CEILINGS[2]][rows[ext]], out[CEILINGS[1]][rows[ext]] = oracle, target_s
     targets = np.stack([it["target"] for it in items])
     mixtures = np.stack([it["mixture"] for it in items])
+    out[MIXTURE] = mixtures.astype(np.float32)
     with torch.no_grad():
         for i in range(0, n, batch_size):
             sl = slice(i, min(i + batch_size, n))

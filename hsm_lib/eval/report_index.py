@@ -46,7 +46,8 @@ def headline(reports: Path) -> list[str]:
     out = []
     t2 = _rows(reports, "table2_objective")
     cols = ("KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)")
-    for system in ("Ours (extraction)", "Ours (removal)", "Ours_single (extraction)", "ResUNet-FiLM (AudioSep architecture, same data)"):
+    for system in ("Ours (extraction)", "Ours (removal)", "Ours_single (extraction)", "ResUNet-FiLM (AudioSep architecture, same data)",
+                   "mixture, unprocessed (the floor)"):
         r = _find(t2, **{"test set": "mixed", "system": system})
         if r:
             out.append(f"- mixed test set, {system}: KL {r[cols[0]]:.3f}, LSD {r[cols[1]]:.3f}, PSNR {r[cols[2]]:.2f}, "
