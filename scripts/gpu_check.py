@@ -7,7 +7,8 @@ Not a test (CI has no GPU) and not a result: it answers "does the paper profile 
 how fast is a step, how much memory does it take, and does KV-cache generation pay off at the
 paper's size". Each part is timed as (steps + 2) minus 2 steps of the same trainer, so start-up,
 allocation and cuDNN autotuning drop out. Writes ``gpu_check.json`` to ``--out`` and prints it.
-Q-Audio is left out: its text backbone (FLAN-T5-base) is not on the device machine.
+Q-Audio is left out: its text backbone (FLAN-T5-base) is not on the device machine; H1 and H2
+train on synthetic features of the frozen encoders' shapes for the same reason.
 """
 
 from __future__ import annotations
@@ -153,11 +154,72 @@ def check_acoustic_lm(steps: int) -> dict:
             "teacher_forced_ce_untrained": ce, "sampled_shape": list(padded.shape), "kv_cache": kv_runs}
 
 
+def check_separation(steps: int) -> dict:
+    """H1, H2 and the ResUNet-FiLM baseline at the paper's sizes: training steps on synthetic
+    features (H1/H2 read frozen-encoder outputs, which need the text backbone's weights)."""
+    from hsm_lib.models.audiomae import AudioMAEConfig
+    from hsm_lib.models.nar import Conditioning, NARConfig, SeparationTransformer, global_loss, local_loss
+    from hsm_lib.models.qaudio import QAudioConfig
+    from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
+    from hsm_lib.train.common import resolve_device
+
+    dev = resolve_device("auto")
+    data = profile_section("data", PROFILE)
+    mae = AudioMAEConfig(n_frames=data["fbank_frames"], **profile_section("audiomae", PROFILE)["model"])
+    q = QAudioConfig(**profile_section("qaudio", PROFILE)["model"])
+    c_t, n_text = 768, 32  # FLAN-T5-base width; a caption of 32 tokens
+    out = {}
+    for name, section, global_dim, audio_dim, audio_len in (("h1", "global_sep", None, q.dim, 1),
+                                                           ("h2", "local_sep", q.dim, mae.dim, mae.n_patches)):
+        P = profile_section(section, PROFILE)
+        cfg = NARConfig(audio_dim=audio_dim, text_dim=q.dim, task_dim=c_t, global_dim=global_dim, audio_len=audio_len,
+                        max_text=n_text + 1, **P["model"])
+        b = P["train"]["batch_size"]
+        cond = Conditioning(torch.randn(b, 2, c_t, device=dev), torch.ones(b, 2, dtype=torch.bool, device=dev),
+                            torch.randn(b, n_text + 1, q.dim, device=dev), torch.ones(b, n_text + 1, dtype=torch.bool, device=dev),
+                            torch.randn(b, q.dim, device=dev) if global_dim else None)
+        x, y = torch.randn(b, audio_len, audio_dim, device=dev), torch.randn(b, audio_len, audio_dim, device=dev)
+
+        def run(n, cfg=cfg, cond=cond, x=x, y=y, name=name):
+            torch.manual_seed(0)
+            model = SeparationTransformer(cfg).to(dev)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            for _ in range(n):
+                pred = model(x, cond)
+                loss = global_loss(pred[:, 0], y[:, 0]) if name == "h1" else local_loss(pred, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            return model
+
+        r = per_step(run, steps)
+        out[name] = {**r, "batch": b, "parameters_m": sum(p.numel() for p in run(0).parameters()) / 1e6}
+    P = profile_section("baselines", PROFILE)
+    cfg = ResUNetConfig(text_dim=c_t, **P["model"])
+    b, seg = P["train"]["batch_size"], int(P["train"]["segment_seconds"] * 16000)
+    wave, text = torch.randn(b, seg, device=dev) * 0.1, torch.randn(b, c_t, device=dev)
+
+    def run_unet(n):
+        torch.manual_seed(0)
+        model = ResUNetFiLM(cfg).to(dev)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        for _ in range(n):
+            loss = (model(wave, text) - wave).abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return model
+
+    out["resunet_film"] = {**per_step(run_unet, steps), "batch": b,
+                           "parameters_m": sum(p.numel() for p in run_unet(0).parameters()) / 1e6}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("."))
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--only", nargs="*", default=["audiomae", "codec", "acoustic_lm"])
+    ap.add_argument("--only", nargs="*", default=["audiomae", "codec", "acoustic_lm", "separation"])
     ap.add_argument("--profile", default="paper", help="another profile runs the script itself on the CPU (a dry run)")
     args = ap.parse_args()
     global PROFILE
@@ -167,7 +229,8 @@ def main() -> None:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (dry run on the CPU)"
     report = {"torch": torch.__version__, "gpu": gpu, "python": platform.python_version(),
               "profile": PROFILE, "steps_timed": args.steps}
-    checks = {"audiomae": check_audiomae, "codec": check_codec, "acoustic_lm": check_acoustic_lm}
+    checks = {"audiomae": check_audiomae, "codec": check_codec, "acoustic_lm": check_acoustic_lm,
+              "separation": check_separation}
     for name in args.only:
         t0 = time.perf_counter()
         try:
