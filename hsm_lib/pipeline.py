@@ -160,8 +160,7 @@ class Separator:
                                   "(the pipeline's joint_ft stage writes it)")
         meta = json.loads(manifest.read_text())
         dev = resolve_device(device)
-        models = {kind: load_model(directory / folder, "h1" if kind == "h1" else "h2" if kind == "h2" else kind, dev)
-                  for kind, folder in meta["components"].items()}
+        models = {kind: load_model(directory / folder, kind, dev) for kind, folder in meta["components"].items()}
         missing = {"audiomae", "qaudio", "h1", "h2", "acoustic_lm", "codec"} - set(models)
         if missing:
             raise CheckpointError(f"{manifest} names no folder for {sorted(missing)}")

@@ -27,6 +27,15 @@ def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     return nb
 
 
+def params_cell(section: str) -> tuple[str, str]:
+    """The papermill parameters cell every notebook starts with."""
+    return ("params", f"""
+# Parameters (papermill overrides these; the defaults are a smoke run).
+profile = "smoke"
+params = None  # the profile's `{section}` section of params.yaml; None reads it from params.yaml
+""")
+
+
 DATA = [
     ("md", """
 # 01 · Data: the corpus, triplets and test sets
@@ -41,11 +50,7 @@ through the importers instead.
 
 Splits are made per *recording*: no recording's audio appears in two splits.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `data` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("data"),
     ("code", """
 import json
 import logging
@@ -143,11 +148,7 @@ feature the local separation stage works in.
 The paper pretrains ViT-B on AudioSet-2M; the `cpu` profile trains a small ViT for a few minutes on the
 offline corpus (sizes in `params.yaml`). Linear probes (Table VII analog) then ask what the features know.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `audiomae` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("audiomae"),
     ("code", """
 import logging
 import numpy as np
@@ -272,11 +273,7 @@ the query reads the frozen AudioMAE features S. The text branch reads the frozen
 A CLAP-style two-tower model trained with ITC alone, on the same inputs and budget, is the baseline of the
 Table V analog.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `qaudio` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("qaudio"),
     ("code", """
 import json
 import logging
@@ -414,11 +411,7 @@ discriminator** with feature matching. It trains on all training-split audio, no
 fine-tunes TF-Codec; its weights are not public, so this is our own codec in its spirit, and Opus at the
 same bitrate is the real codec we compare with.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `codec` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("codec"),
     ("code", """
 import logging
 import numpy as np
@@ -511,11 +504,7 @@ no text), teacher-forced with cross-entropy. Generation uses a key/value cache (
 measures what it saves). The notebook ends with the **ceilings** of the generative path on the mixed test
 set's targets: codec resynthesis, and target S → acoustic LM → codec.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `acoustic_lm` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("acoustic_lm"),
     ("code", """
 import logging
 import numpy as np
@@ -625,11 +614,7 @@ instruction would. **H1** is a 6-layer non-autoregressive transformer over [G_mi
 mixture's Q-Audio vector, the task word's token embeddings and the caption's Q-Audio text features. It predicts
 the target's G, with loss λ1 (1 − cos) + λ2 L1, λ1 = λ2 = 1. AudioMAE, Q-Audio and the text backbone are frozen.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `global_sep` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("global_sep"),
     ("md", "## The instruction parser on three evaluation sets"),
     ("code", """
 import json
@@ -737,11 +722,7 @@ G_tgt and an L1 loss. **Ours_single** is the same transformer without the global
 from the text backbone directly (no Q-Audio, no G), with the same budget. At test time Ours feeds H2 the Ĝ of
 the H1 trained in stage 06.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `local_sep` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("local_sep"),
     ("code", """
 STAGE = "local_sep"
 
@@ -850,11 +831,7 @@ frozen). A switcher feeds H2 the ground-truth G_tgt with probability P_gt = 0.1 
 the loss is 0.1 · L_global + 1.0 · L_local. The stage then writes `separator.json`, which makes the models folder
 a checkpoint `Separator.from_pretrained` (and `hsm-tss separate --checkpoint`) can load.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `joint_ft` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("joint_ft"),
     ("code", """
 STAGE = "joint_ft"
 
@@ -950,11 +927,7 @@ caption) and a training budget of the same order as our two separation stages'. 
 it beside ours; the paper's own numbers for LASS-Net, CLIPSep, BiModalSep and AudioSep are quoted there,
 labelled as the paper's.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `baselines` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("baselines"),
     ("code", """
 import logging
 import numpy as np
@@ -1023,11 +996,7 @@ of an independent pretrained tagger (`aisfx`, not our AudioMAE), the text tower 
 sentence embedding; contrastive loss on the training split's (clip, caption) pairs. Its text-to-audio
 retrieval on the test clips goes in the report, so readers can judge the judge.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `eval_clap` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("eval_clap"),
     ("code", """
 import json
 import logging
@@ -1103,11 +1072,7 @@ tagger's 69-class UCS head instead of PANNs' AudioSet classes; the AFSim stand-i
 of MS-CLAP; the test sets are this corpus's analogs of the paper's (the mixed set plays "3 Sets", MUSIC-synth
 plays MUSIC).
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `evaluate` section of params.yaml; None reads it from params.yaml
-"""),
+    params_cell("evaluate"),
     ("code", """
 import json
 import logging
@@ -1257,11 +1222,7 @@ Writes `reports/README.md`: which file holds each of the paper's tables and figu
 stands in for what we cannot have offline, the headline numbers (read from the reports), and the stage times of
 the last `dvc repro`.
 """),
-    ("params", """
-# Parameters (papermill overrides these; the defaults are a smoke run).
-profile = "smoke"
-params = None  # the profile's `report` section of params.yaml (empty)
-"""),
+    params_cell("report"),
     ("code", """
 from IPython.display import Markdown, display
 from hsm_lib import paths

@@ -55,6 +55,9 @@ class Tagger:
             from aisfx.inference import get_path_modelWeights, load_bestModel
         except ImportError as exc:  # pragma: no cover - the environment pins it
             raise ImportError("the semantic metrics need the `aisfx` package (pip install --no-deps aisfx)") from exc
+        # weights_only=False: the checkpoint is a pickle of (state_dict, ds_dict) with numpy scalars.
+        # It is acceptable only because the path is the aisfx package's own shipped file, installed
+        # from PyPI by setup.sh; never point this at a file a user hands us.
         weights, ds_dict = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=False)
         self.model = load_bestModel(weights, ds_dict, device)
         self.device = device

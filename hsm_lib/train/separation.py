@@ -38,7 +38,8 @@ class SepTrainConfig(FromParams):
 
 
 class _Mixtures:
-    """Mixtures of a triplet set's stored (target, other) int16 pairs, read per index (no copy)."""
+    """Mixtures of a triplet set's stored (target, other) int16 pairs, read per index (no copy
+    of the whole set): what AudioMAEFeatures indexes."""
 
     def __init__(self, audio: np.ndarray):
         self.audio = audio
@@ -47,8 +48,9 @@ class _Mixtures:
         return len(self.audio)
 
     def __getitem__(self, idx):
-        pair = np.asarray(self.audio[idx])
-        return (pair[..., 0, :].astype(np.int32) + pair[..., 1, :]).astype(np.int16)
+        from hsm_lib.features import triplet_mixtures
+
+        return triplet_mixtures(np.asarray(self.audio[idx]).reshape(-1, *self.audio.shape[1:]))
 
 
 class _Targets(_Mixtures):
