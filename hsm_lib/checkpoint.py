@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from hsm_lib.io import atomic_folder
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
@@ -28,22 +28,11 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(folder: str | os.PathLike[str], model: torch.nn.Module, kind: str,
                     config: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"kind": kind})
         meta = {"kind": kind, "config": config, **(extra or {})}
         (tmp / CONFIG).write_text(json.dumps(meta, indent=1) + "\n")
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

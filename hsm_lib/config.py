@@ -6,14 +6,16 @@ keys are the keyword arguments of what each stage builds.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, TypeVar
 
 import yaml
 
 from hsm_lib import paths
 
 PROFILES = ("smoke", "cpu", "paper")
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -46,3 +48,21 @@ def profile_section(section: str, profile: str | None = None, params: dict[str, 
         return dict(params[profile][section])
     except (KeyError, TypeError):
         raise ConfigError(f"params.yaml has no section '{profile}.{section}'") from None
+
+
+def check_keys(params: Mapping[str, Any], known: Iterable[str], section: str) -> None:
+    """Raise :class:`ConfigError` naming every key of ``params`` that is not in ``known``, and the
+    section it sits in: a typo in params.yaml must fail, not train silently with a default."""
+    known = set(known)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in params.yaml section '{section}' "
+                          f"(known: {', '.join(sorted(known))})")
+
+
+def from_section(cls: type[T], params: Mapping[str, Any] | None, section: str, **extra: Any) -> T:
+    """Build the dataclass ``cls`` from a params.yaml mapping, strictly (see :func:`check_keys`).
+    ``extra`` supplies constructor arguments that do not come from params.yaml."""
+    params = dict(params or {})
+    check_keys(params, {f.name for f in fields(cls)} - set(extra), section)  # type: ignore[arg-type]
+    return cls(**params, **extra)

@@ -23,42 +23,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hsm_lib.checkpoint import CheckpointError, load_weights, read_config
+from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.checkpoint import CheckpointError
+from hsm_lib.registry import load_model
 
 MANIFEST = "separator.json"
-SAMPLE_RATE = 16000
-
-
-# --- loading the models ---------------------------------------------------------------------------
-
-def _classes(kind: str):
-    """kind -> (model class, config class)."""
-    if kind == "audiomae":
-        from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
-        return AudioMAE, AudioMAEConfig
-    if kind == "qaudio":
-        from hsm_lib.models.qaudio import QAudio, QAudioConfig
-        return QAudio, QAudioConfig
-    if kind == "codec":
-        from hsm_lib.models.codec import Codec, CodecConfig
-        return Codec, CodecConfig
-    if kind == "acoustic_lm":
-        from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
-        return AcousticLM, AcousticLMConfig
-    if kind in ("h1", "h2", "single"):
-        from hsm_lib.models.nar import NARConfig, SeparationTransformer
-        return SeparationTransformer, NARConfig
-    raise ValueError(f"unknown model kind {kind!r}")
-
-
-def load_model(folder: str | Path, kind: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A checkpoint folder -> the model in eval mode, frozen, on ``device``."""
-    model_cls, cfg_cls = _classes(kind)
-    meta = read_config(folder, kind)
-    model = load_weights(folder, model_cls(cfg_cls(**meta["config"]))).eval().to(device)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 def write_manifest(directory: str | Path, components: dict[str, str], fbank_mean: float, fbank_std: float,
@@ -160,7 +129,7 @@ class Separator:
                                   "(the pipeline's joint_ft stage writes it)")
         meta = json.loads(manifest.read_text())
         dev = resolve_device(device)
-        models = {kind: load_model(directory / folder, kind, dev) for kind, folder in meta["components"].items()}
+        models = {kind: load_model(directory / folder, dev) for kind, folder in meta["components"].items()}
         missing = {"audiomae", "qaudio", "h1", "h2", "acoustic_lm", "codec"} - set(models)
         if missing:
             raise CheckpointError(f"{manifest} names no folder for {sorted(missing)}")

@@ -16,24 +16,24 @@ build never leaves a half-written corpus behind.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from hsm_lib.audio import fbank
+from hsm_lib.audio import SAMPLE_RATE, fbank
+from hsm_lib.config import from_section
 from hsm_lib.data import bank as bankmod
 from hsm_lib.data.bank import SPLITS, seeded_rng
 from hsm_lib.data.compose import ComposeConfig, clip_from_recording, compose_clip, samples_per_clip
 from hsm_lib.data.records import Clip, Recording, write_json_atomic
 from hsm_lib.data.taxonomy import tag_for_label
 from hsm_lib.data.triplets import INT16_SCALE, pick_pairs, write_triplet_set
-from hsm_lib.io import atomic_save_npy
+from hsm_lib.io import atomic_folder, atomic_save_npy
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class DataConfig:
     """The ``data`` section of a profile in params.yaml (keys are these fields)."""
 
     seed: int = 0
-    sample_rate: int = 16_000
+    sample_rate: int = SAMPLE_RATE
     clip_seconds: float = 4.0
     fbank_frames: int = 400
     sources: list[str] = field(default_factory=lambda: list(OFFLINE_SOURCES))
@@ -71,13 +71,9 @@ class DataConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "DataConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise ValueError(f"unknown data parameters: {', '.join(sorted(unknown))}")
-        cfg = cls(**params)
-        if cfg.sample_rate != 16_000:  # every model of the paper runs at 16 kHz (Sec. IV-A)
-            raise ValueError(f"sample_rate must be 16000, got {cfg.sample_rate}")
+        cfg = from_section(cls, params, "data")
+        if cfg.sample_rate != SAMPLE_RATE:  # every model of the paper runs at 16 kHz (Sec. IV-A)
+            raise ValueError(f"sample_rate must be {SAMPLE_RATE}, got {cfg.sample_rate}")
         return cfg
 
     @property
@@ -331,12 +327,10 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
     """Build everything under ``out_dir`` (replaced atomically). Returns the summary."""
     t0 = time.time()
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "clips").mkdir(parents=True)
-    (tmp / "triplets").mkdir()
-    (tmp / "testsets").mkdir()
-    try:
+    with atomic_folder(out_dir) as tmp:
+        (tmp / "clips").mkdir()
+        (tmp / "triplets").mkdir()
+        (tmp / "testsets").mkdir()
         if use_corpora:
             recs, missing = gather_corpora(cfg), {}
         else:
@@ -378,15 +372,6 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
         }
         # No timings inside the output: identical inputs must give an identical corpus folder.
         write_json_atomic(tmp / "summary.json", summary)
-        old = out_dir.with_name(out_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     summary["build_seconds"] = round(time.time() - t0, 1)
     summary["disk_bytes"] = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     return summary

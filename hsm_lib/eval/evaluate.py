@@ -62,10 +62,10 @@ def separate_set(examples, h1, h2, single, separator, baseline, baseline_text: t
                  ceilings: bool, generator: torch.Generator, batch_size: int = 16, progress: bool = True) -> dict[str, np.ndarray]:
     """Outputs [n_triplets, L] of every system on one test set.
 
-    ``examples`` is a :class:`~hsm_lib.train.separation.SeparationExamples` with kinds
+    ``examples`` is a ``SeparationExamples`` (hsm_lib/train/separation.py) with kinds
     (extraction, removal), so example 2i is triplet i's extraction and 2i + 1 its removal."""
     from hsm_lib.models.resunet import ideal_ratio_mask_output
-    from hsm_lib.train.separation import predict_global, predict_local
+    from hsm_lib.models.nar import predict_global, predict_local
 
     n = len(items)
     length = items[0]["target"].shape[0]

@@ -135,7 +135,7 @@ def spoken_word_probe(clip_seconds: float, n_voices: int = 12, test_fraction: fl
 
     from hsm_lib.data.bank import trim_silence
     from hsm_lib.data.sources import debian
-    from hsm_lib.data.sources.speech import _voice, espeak_available, render_espeak
+    from hsm_lib.data.sources.speech import random_voice, espeak_available, render_espeak
     from hsm_lib.data.sources.synth import stable_rng
 
     words = tuple(words or DIGITS + LETTERS)
@@ -151,7 +151,7 @@ def spoken_word_probe(clip_seconds: float, n_voices: int = 12, test_fraction: fl
                 items.append((f"asterisk-x{speed}", load, y))
     if espeak_available():
         for v in range(n_voices):
-            _, voice, speed, pitch = _voice(stable_rng("probe-voice", v, seed))
+            _, voice, speed, pitch = random_voice(stable_rng("probe-voice", v, seed))
             for y, w in enumerate(words):
                 items.append((f"espeak-{v}:{voice}", lambda w=w, voice=voice, speed=speed, pitch=pitch:
                               render_espeak(w, voice, speed, pitch)[0], y))

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torchaudio
 
+from hsm_lib.audio import SAMPLE_RATE
+
 SAMPLE_RATE = 44100
 N_FFT, HOP, N_MELS = 2048, 1024, 96
 NORM_MAX = 9.457798957824707
@@ -36,7 +38,7 @@ def _filterbank() -> torch.Tensor:
     return fb / fb.sum(0, keepdim=True).clamp_min(1e-12)                     # librosa's norm=1: unit-sum filters
 
 
-def spectrogram(waves: np.ndarray, sr: int = 16000) -> torch.Tensor:
+def spectrogram(waves: np.ndarray, sr: int = SAMPLE_RATE) -> torch.Tensor:
     """[N, T] audio at ``sr`` -> [N, frames, 96] normalised log-mel, the tagger's input."""
     x = torch.as_tensor(np.asarray(waves, dtype=np.float32))
     x = torchaudio.functional.resample(x, sr, SAMPLE_RATE)
@@ -64,7 +66,7 @@ class Tagger:
         self.classes = int(ds_dict[HEAD][1])
 
     @torch.no_grad()
-    def __call__(self, waves: np.ndarray, sr: int = 16000, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, waves: np.ndarray, sr: int = SAMPLE_RATE, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
         """[N, T] audio -> (embeddings [N, 512], log-posteriors [N, 69] of the ucsMixed head)."""
         embs, logps = [], []
         for i in range(0, len(waves), batch_size):

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsm_lib.audio import SAMPLE_RATE
 
 @dataclass
 class CodecConfig:
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     channels: int = 32                      # width after the first convolution; doubles per downsampling
     strides: list[int] = field(default_factory=lambda: [2, 4, 5, 8])  # hop = product = 320 (20 ms)
     latent_dim: int = 96                    # = groups x per-group code width

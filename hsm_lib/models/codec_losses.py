@@ -17,6 +17,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
+from hsm_lib.audio import SAMPLE_RATE
 
 def _stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
     window = torch.hann_window(n_fft, device=x.device)
@@ -29,7 +30,7 @@ class MultiResolutionSpectralLoss(nn.Module):
     x, y: [B, T] waveforms (estimate, reference).
     """
 
-    def __init__(self, sample_rate: int = 16000, ffts: tuple[int, ...] = (256, 512, 1024, 2048), n_mels: int = 64):
+    def __init__(self, sample_rate: int = SAMPLE_RATE, ffts: tuple[int, ...] = (256, 512, 1024, 2048), n_mels: int = 64):
         super().__init__()
         self.ffts = ffts
         # small FFTs get fewer mel bands, so that no band is narrower than a frequency bin
@@ -80,7 +81,7 @@ class DiscriminatorConfig:
 
 
 class MultiScaleMelDiscriminator(nn.Module):
-    def __init__(self, cfg: DiscriminatorConfig, sample_rate: int = 16000):
+    def __init__(self, cfg: DiscriminatorConfig, sample_rate: int = SAMPLE_RATE):
         super().__init__()
         if len(cfg.ffts) != len(cfg.mels):
             raise ValueError("one mel size per FFT size")

@@ -165,3 +165,24 @@ def switch_global(g_true: torch.Tensor, g_pred: torch.Tensor, p_gt: float, gener
     draw = torch.rand(g_true.shape[0], generator=generator, device="cpu" if generator is None else generator.device)
     use_true = (draw < p_gt).to(g_true.device)[:, None]
     return torch.where(use_true, g_true, g_pred)
+
+
+# --- prediction: what training and evaluation share -----------------------------------------------
+
+def predict_global(h1: SeparationTransformer, b) -> torch.Tensor:
+    """Ĝ [B, C_g] from [G_mix ; T_task ; T_cap].
+
+    ``b`` is a batch with ``g_mix`` [B, C_g] and ``cond`` (a :class:`Conditioning`), such as
+    :class:`hsm_lib.train.separation.Batch`."""
+    return h1(b.g_mix[:, None], b.cond)[:, 0]
+
+
+def predict_local(h2: SeparationTransformer, b, g: torch.Tensor | None) -> torch.Tensor:
+    """Ŝ [B, P, C_s] from S_mix conditioned on [g ; T_task ; T_cap]; ``g=None``: Ours_single.
+
+    ``b`` has ``s_mix`` [B, P, C_s], ``cond`` (Q-Audio caption features) and ``cond_text``
+    (the backbone's caption features, for Ours_single)."""
+    if g is None:
+        return h2(b.s_mix, b.cond_text)
+    c = b.cond
+    return h2(b.s_mix, Conditioning(c.task, c.task_mask, c.text, c.text_mask, g))

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.models.acoustic_lm import AcousticLM
-from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.loop import Trainer, TrainConfig
 
 
 @dataclass
-class LMTrainConfig(FromParams):
-    steps: int = 1000
-    batch_size: int = 16
-    lr: float = 3e-4
-    weight_decay: float = 0.05
-    warmup_steps: int = 50
-    seed: int = 0
-    device: str = "auto"
+class LMTrainConfig(TrainConfig):
+    """The acoustic LM trains with the shared fields only."""
 
 
 @torch.no_grad()
@@ -36,36 +31,25 @@ def encode_tokens(codec, waves: np.ndarray, batch_size: int = 16, progress: bool
     return torch.cat(out)
 
 
-def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConfig, progress: bool = True) -> dict[str, list[float]]:
+def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConfig, progress: bool = True,
+                    state_dir: str | Path | None = None) -> dict[str, list[float]]:
     """Teacher-forced training in place.
 
     Args:
         cond: S of the clips, [N, P, C_s] (a tensor or :class:`~hsm_lib.features.AudioMAEFeatures`).
         tokens: [N, T_a, G] codec tokens of the same clips (every clip has the full length).
+        state_dir: where the resumable training state lives (None: no resuming).
     Returns: history with "step" and "loss".
     """
     if len(cond) != len(tokens):
         raise ValueError(f"{len(cond)} conditions but {len(tokens)} token sequences")
-    device = resolve_device(cfg.device)
-    gen = seed_everything(cfg.seed)
-    lm.to(device).train()
-    opt = adamw(lm, cfg.lr, cfg.weight_decay)
-    sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
-    hist: dict[str, list[float]] = {"step": [], "loss": []}
-    bar = tqdm(batches(len(tokens), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc="acoustic LM", disable=not progress)
-    for step, idx in enumerate(bar, start=1):
-        loss = lm.loss(cond[idx].to(device, torch.float32), tokens[idx].to(device, torch.long))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        hist["step"].append(step)
-        hist["loss"].append(loss.item())
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}")
-    lm.eval()
-    return hist
+    run = Trainer(cfg, [lm], n_examples=len(tokens), state_dir=state_dir, desc="acoustic LM", progress=progress)
+
+    def step(_: int, idx: torch.Tensor):
+        loss = lm.loss(cond[idx].to(run.device, torch.float32), tokens[idx].to(run.device, torch.long))
+        return loss, {"loss": loss.item()}
+
+    return run.fit(step)
 
 
 @torch.no_grad()

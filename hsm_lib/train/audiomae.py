@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from hsm_lib.models.audiomae import AudioMAE
-from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.loop import Trainer, TrainConfig
 
 
 @dataclass
-class MAETrainConfig(FromParams):
-    steps: int = 1000
+class MAETrainConfig(TrainConfig):
     batch_size: int = 32
     lr: float = 1.5e-4 * 32 / 256 * 8   # MAE's base lr scaled by batch/256 (x8 for short runs)
-    weight_decay: float = 0.05
-    warmup_steps: int = 50
-    eval_every: int = 50
-    seed: int = 0
-    device: str = "auto"
+    eval_every: int = 50                # steps between validation losses
 
 
 @torch.no_grad()
@@ -41,39 +35,25 @@ def masked_loss(model: AudioMAE, fbanks: torch.Tensor, batch_size: int = 64, see
 
 
 def fit_audiomae(model: AudioMAE, train: torch.Tensor, val: torch.Tensor, cfg: MAETrainConfig,
-                 progress: bool = True) -> dict[str, list[float]]:
+                 progress: bool = True, state_dir: str | Path | None = None) -> dict[str, list[float]]:
     """Pretrain ``model`` in place on normalised fbanks.
 
     Args:
         train: [N, T, F] normalised fbanks (any float dtype; upcast per batch).
         val: [M, T, F] held-out fbanks for the validation curve.
+        state_dir: where the resumable training state lives (None: no resuming).
     Returns:
         history with "step", "loss" (training, per step) and "val_step", "val_loss".
     """
-    device = resolve_device(cfg.device)
-    gen = seed_everything(cfg.seed)
-    model.to(device).train()
-    opt = adamw(model, cfg.lr, cfg.weight_decay)
-    sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
-    hist: dict[str, list[float]] = {"step": [], "loss": [], "val_step": [], "val_loss": []}
-    bar = tqdm(batches(len(train), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc="AudioMAE",
-               disable=not progress)
-    for step, idx in enumerate(bar, start=1):
-        loss, _, _ = model(train[idx].to(device, torch.float32))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        hist["step"].append(step)
-        hist["loss"].append(loss.item())
+    run = Trainer(cfg, [model], n_examples=len(train), state_dir=state_dir, desc="AudioMAE", progress=progress)
+
+    def step(_: int, idx: torch.Tensor):
+        loss, _, _ = model(train[idx].to(run.device, torch.float32))
+        return loss, {"loss": loss.item()}
+
+    def validate(step: int):
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            hist["val_step"].append(step)
-            hist["val_loss"].append(masked_loss(model, val))
-            bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}", val=f"{hist['val_loss'][-1]:.3f}")
-    model.eval()
-    return hist
+            return {"val_step": step, "val_loss": masked_loss(model, val)}
+        return None
 
-
-def train_config_dict(cfg: MAETrainConfig) -> dict[str, Any]:
-    return asdict(cfg)
+    return run.fit(step, on_step=validate)

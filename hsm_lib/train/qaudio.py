@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from hsm_lib.text.backbone import TextBackbone, TextFeatures
-from hsm_lib.train.common import FromParams, adamw, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.loop import Trainer, TrainConfig
 
 
 @dataclass
-class QAudioTrainConfig(FromParams):
-    steps: int = 1000
+class QAudioTrainConfig(TrainConfig):
     batch_size: int = 64
-    lr: float = 3e-4
-    weight_decay: float = 0.05
-    warmup_steps: int = 50
-    seed: int = 0
-    device: str = "auto"
 
 
 def caption_vocabulary(backbone: TextBackbone, captions: Sequence[str]) -> torch.Tensor:
@@ -82,7 +76,7 @@ class CaptionFeatures:
 
 def fit_pairs(model: torch.nn.Module, audio, captions: Sequence[Sequence[str]], backbone: TextBackbone,
               cfg: QAudioTrainConfig, desc: str = "Q-Audio", progress: bool = True, cache_text: bool = True,
-              text_bank: CaptionFeatures | None = None) -> dict[str, list[float]]:
+              text_bank: CaptionFeatures | None = None, state_dir: str | Path | None = None) -> dict[str, list[float]]:
     """Train ``model`` (anything with Q-Audio's ``losses`` signature) in place.
 
     Args:
@@ -91,37 +85,24 @@ def fit_pairs(model: torch.nn.Module, audio, captions: Sequence[Sequence[str]], 
         captions: for each clip, its captions; each step draws one at random per clip.
         cache_text / text_bank: encode all captions once up front (or reuse ``text_bank``, a
             :class:`CaptionFeatures` of the flattened captions, across models).
+        state_dir: where the resumable training state lives (None: no resuming).
     Returns:
         history: "step", "total", "itc", "itm", "itg" per step.
     """
     if len(audio) != len(captions) or any(not c for c in captions):
         raise ValueError("every clip needs at least one caption")
-    device = resolve_device(cfg.device)
-    gen = seed_everything(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    model.to(device).train()
-    backbone.to(device)
+    run = Trainer(cfg, [model], n_examples=len(audio), state_dir=state_dir, desc=desc, progress=progress)
+    backbone.to(run.device)
     flat = [c for caps in captions for c in caps]
     first = np.cumsum([0] + [len(c) for c in captions])  # clip i's captions are flat[first[i]:first[i + 1]]
     text = text_bank if text_bank is not None else CaptionFeatures(backbone, flat, cache=cache_text)
-    opt = adamw(model, cfg.lr, cfg.weight_decay)
-    sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
-    hist: dict[str, list[float]] = {k: [] for k in ("step", "total", "itc", "itm", "itg")}
-    bar = tqdm(batches(len(audio), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc=desc, disable=not progress)
-    for step, idx in enumerate(bar, start=1):
-        pick = [int(first[i] + rng.integers(first[i + 1] - first[i])) for i in idx.tolist()]
+
+    def step(_: int, idx: torch.Tensor):
+        pick = [int(first[i] + run.rng.integers(first[i + 1] - first[i])) for i in idx.tolist()]
         feats, emb = text[pick]
-        losses = model.losses(audio[idx].to(device, torch.float32), feats.tokens, feats.mask, feats.ids, emb,
-                              same_caption=same_caption_matrix([flat[j] for j in pick]).to(device), generator=gen)
-        opt.zero_grad(set_to_none=True)
-        losses.total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        hist["step"].append(step)
-        for k in ("total", "itc", "itm", "itg"):
-            hist[k].append(getattr(losses, k).item())
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{hist['total'][-1]:.3f}")
-    model.eval()
-    return hist
+        losses = model.losses(audio[idx].to(run.device, torch.float32), feats.tokens, feats.mask, feats.ids, emb,
+                              same_caption=same_caption_matrix([flat[j] for j in pick]).to(run.device),
+                              generator=run.generator)
+        return losses.total, {k: getattr(losses, k).item() for k in ("total", "itc", "itm", "itg")}
+
+    return run.fit(step)

@@ -9,27 +9,23 @@ instruction takes, so training sees what inference sees.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from hsm_lib.models.nar import Conditioning, SeparationTransformer, global_loss, local_loss, switch_global
-from hsm_lib.train.common import FromParams, batches, resolve_device, seed_everything, warmup_cosine
+from hsm_lib.models.nar import (Conditioning, SeparationTransformer, global_loss, local_loss, predict_global,
+                                predict_local, switch_global)
+from hsm_lib.train.loop import GeneratorState, Trainer, TrainConfig
 
 TASK_IDS = {"extraction": 0, "removal": 1}
 
 
 @dataclass
-class SepTrainConfig(FromParams):
-    steps: int = 1000
-    batch_size: int = 16
-    lr: float = 3e-4
-    weight_decay: float = 0.05
-    warmup_steps: int = 50
-    seed: int = 0
-    device: str = "auto"
+class SepTrainConfig(TrainConfig):
+    betas: tuple[float, float] = (0.9, 0.98)
+    decay_all_params: bool = True
     lambda_sim: float = 1.0   # Eq. 7: λ1, the cosine term of L_global
     lambda_l1: float = 1.0    # Eq. 7: λ2, the L1 term
     p_gt: float = 0.1         # joint fine-tuning: probability of feeding H2 the ground-truth G
@@ -152,85 +148,53 @@ class SeparationExamples:
 
 # --- training -------------------------------------------------------------------------------------
 
-def _loop(params, loss_fn: Callable[[Batch], tuple[torch.Tensor, dict[str, float]]], data: SeparationExamples,
-          cfg: SepTrainConfig, desc: str, progress: bool) -> dict[str, list[float]]:
-    gen = seed_everything(cfg.seed)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    sched = warmup_cosine(opt, cfg.warmup_steps, cfg.steps)
-    hist: dict[str, list[float]] = {"step": []}
-    bar = tqdm(batches(len(data), cfg.batch_size, cfg.steps, gen), total=cfg.steps, desc=desc, disable=not progress)
-    for step, idx in enumerate(bar, start=1):
+def _fit(models: list[SeparationTransformer], loss_fn: Callable[[Batch], tuple[torch.Tensor, dict[str, float]]],
+         data: SeparationExamples, cfg: SepTrainConfig, desc: str, progress: bool, state_dir: str | Path | None,
+         extra_state: dict | None = None) -> dict[str, list[float]]:
+    run = Trainer(cfg, models, n_examples=len(data), state_dir=state_dir, extra_state=extra_state, desc=desc,
+                  progress=progress)
+
+    def step(_: int, idx: torch.Tensor):
         loss, parts = loss_fn(data.batch(idx))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        hist["step"].append(step)
-        for k, v in {"loss": loss.item(), **parts}.items():
-            hist.setdefault(k, []).append(v)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}")
-    return hist
+        return loss, {"loss": loss.item(), **parts}
+
+    return run.fit(step)
 
 
-def predict_global(h1: SeparationTransformer, b: Batch) -> torch.Tensor:
-    """Ĝ [B, C_g] from [G_mix ; T_task ; T_cap]."""
-    return h1(b.g_mix[:, None], b.cond)[:, 0]
-
-
-def predict_local(h2: SeparationTransformer, b: Batch, g: torch.Tensor | None) -> torch.Tensor:
-    """Ŝ [B, P, C_s] from S_mix conditioned on [g ; T_task ; T_cap]; ``g=None``: Ours_single."""
-    if g is None:
-        return h2(b.s_mix, b.cond_text)
-    c = b.cond
-    return h2(b.s_mix, Conditioning(c.task, c.task_mask, c.text, c.text_mask, g))
-
-
-def fit_global(h1: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig, progress: bool = True) -> dict:
+def fit_global(h1: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig, progress: bool = True,
+               state_dir: str | Path | None = None) -> dict:
     """H1 alone (Eq. 7), frozen encoders."""
-    h1.to(resolve_device(cfg.device)).train()
 
-    def step(b: Batch):
+    def loss(b: Batch):
         return global_loss(predict_global(h1, b), b.g_tgt, cfg.lambda_sim, cfg.lambda_l1), {}
 
-    hist = _loop(list(h1.parameters()), step, data, cfg, "H1 global", progress)
-    h1.eval()
-    return hist
+    return _fit([h1], loss, data, cfg, "H1 global", progress, state_dir)
 
 
 def fit_local(h2: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig, single: bool = False,
-              progress: bool = True) -> dict:
+              progress: bool = True, state_dir: str | Path | None = None) -> dict:
     """H2 with the ground-truth G_tgt (Eq. 8), or Ours_single (``single``: text backbone only)."""
-    h2.to(resolve_device(cfg.device)).train()
 
-    def step(b: Batch):
+    def loss(b: Batch):
         return local_loss(predict_local(h2, b, None if single else b.g_tgt), b.s_tgt), {}
 
-    hist = _loop(list(h2.parameters()), step, data, cfg, "Ours_single" if single else "H2 local", progress)
-    h2.eval()
-    return hist
+    return _fit([h2], loss, data, cfg, "Ours_single" if single else "H2 local", progress, state_dir)
 
 
 def fit_joint(h1: SeparationTransformer, h2: SeparationTransformer, data: SeparationExamples, cfg: SepTrainConfig,
-              progress: bool = True) -> dict:
+              progress: bool = True, state_dir: str | Path | None = None) -> dict:
     """Joint fine-tuning: H2 reads G_tgt with probability p_gt and Ĝ otherwise (gradients flow
     into H1 through Ĝ); loss global_weight L_global + local_weight L_local."""
-    dev = resolve_device(cfg.device)
-    h1.to(dev).train()
-    h2.to(dev).train()
     switch_gen = torch.Generator().manual_seed(cfg.seed + 1)
 
-    def step(b: Batch):
+    def loss(b: Batch):
         g_hat = predict_global(h1, b)
         l_global = global_loss(g_hat, b.g_tgt, cfg.lambda_sim, cfg.lambda_l1)
         l_local = local_loss(predict_local(h2, b, switch_global(b.g_tgt, g_hat, cfg.p_gt, switch_gen)), b.s_tgt)
         return cfg.global_weight * l_global + cfg.local_weight * l_local, {"global": l_global.item(), "local": l_local.item()}
 
-    hist = _loop(list(h1.parameters()) + list(h2.parameters()), step, data, cfg, "joint fine-tuning", progress)
-    h1.eval()
-    h2.eval()
-    return hist
+    return _fit([h1, h2], loss, data, cfg, "joint fine-tuning", progress, state_dir,
+                extra_state={"switch_generator": GeneratorState(switch_gen)})
 
 
 # --- scoring --------------------------------------------------------------------------------------

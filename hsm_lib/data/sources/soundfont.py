@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.data.records import Recording
 from hsm_lib.data.sources.synth import fill_audio_metadata, peak_normalise, stable_rng
 
@@ -112,7 +113,7 @@ def random_melody(inst: Instrument, seconds: float, rng: np.random.Generator) ->
     return notes
 
 
-def render_notes(program: int, notes: list[Note], seconds: float, sample_rate: int = 16000, sf2: str = DEFAULT_SF2) -> np.ndarray:
+def render_notes(program: int, notes: list[Note], seconds: float, sample_rate: int = SAMPLE_RATE, sf2: str = DEFAULT_SF2) -> np.ndarray:
     """Render ``notes`` with one GM program into exactly ``seconds`` of float32 mono audio."""
     _check_sf2(sf2)
     fluidsynth = _fluidsynth()
@@ -153,7 +154,7 @@ def render_notes(program: int, notes: list[Note], seconds: float, sample_rate: i
     return mono
 
 
-def render_music_clip(name: str, index: int, seed: int, seconds: float, sample_rate: int = 16000, sf2: str = DEFAULT_SF2) -> tuple[np.ndarray, int]:
+def render_music_clip(name: str, index: int, seed: int, seconds: float, sample_rate: int = SAMPLE_RATE, sf2: str = DEFAULT_SF2) -> tuple[np.ndarray, int]:
     """Clip ``index`` of instrument ``name``: ``(float32 mono peak 0.9, sample_rate)``."""
     inst = next(i for i in MUSIC_INSTRUMENTS if i.name == name)
     notes = random_melody(inst, seconds, stable_rng("soundfont", inst.key, index, seed))
@@ -164,7 +165,7 @@ def render_music_clips(
     n_per_class: int,
     seconds: float,
     seed: int,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     sf2: str = DEFAULT_SF2,
     measure: bool = True,
 ) -> list[Recording]:

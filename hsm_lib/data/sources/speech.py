@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 from scipy import signal
 
+from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.data.records import Recording
 from hsm_lib.data.sources.synth import fill_audio_metadata, peak_normalise, stable_rng
 
@@ -179,7 +180,7 @@ def trim_silence(x: np.ndarray, sr: int, threshold_db: float = -40.0, pad: float
     return x[start:stop]
 
 
-def render_espeak(sentence: str, voice: str, speed: int, pitch: int, sample_rate: int = 16000) -> tuple[np.ndarray, int]:
+def render_espeak(sentence: str, voice: str, speed: int, pitch: int, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int]:
     """Speak ``sentence``: ``(float32 mono, trimmed, peak 0.9, sample_rate)``."""
     cmd = [ESPEAK, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", sentence]
     out = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
@@ -205,14 +206,14 @@ def render_many(recordings: Sequence[Recording], workers: int = 2) -> list[np.nd
         return list(pool.map(audio, recordings))
 
 
-def _voice(rng: np.random.Generator) -> tuple[str, str, int, int]:
+def random_voice(rng: np.random.Generator) -> tuple[str, str, int, int]:
     """Draw ``(gender, voice, speed, pitch)``."""
     gender = str(rng.choice(list(VARIANTS)))
     voice = f"{rng.choice(BASE_VOICES)}+{rng.choice(VARIANTS[gender])}"
     return gender, voice, int(rng.integers(SPEED_RANGE[0], SPEED_RANGE[1] + 1)), int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1))
 
 
-def espeak_recordings(n: int, seed: int, sample_rate: int = 16000, measure: bool = True, workers: int = 2) -> list[Recording]:
+def espeak_recordings(n: int, seed: int, sample_rate: int = SAMPLE_RATE, measure: bool = True, workers: int = 2) -> list[Recording]:
     """``n`` spoken sentences with varied male and female voices.
 
     Sentences are distinct up to :func:`sentence_capacity`, then repeat with other voices.
@@ -227,7 +228,7 @@ def espeak_recordings(n: int, seed: int, sample_rate: int = 16000, measure: bool
     records = []
     for i in range(n):
         sentence = sentences[i % len(sentences)]
-        gender, voice, speed, pitch = _voice(stable_rng("espeak-voice", i, seed))
+        gender, voice, speed, pitch = random_voice(stable_rng("espeak-voice", i, seed))
         records.append(
             Recording(
                 id=f"espeak:{i:04d}-{seed}",

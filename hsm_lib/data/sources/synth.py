@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from scipy import signal
 
+from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.data.bank import content_hash as audio_sha1  # one hash for all sources
 from hsm_lib.data.records import Recording
 
@@ -472,7 +473,7 @@ def label_for(plan: Plan) -> str:
     return " ".join((*plan.attributes, SYNTH_CLASSES[plan.key].noun))
 
 
-def render_synth(key: str, index: int, seed: int, sample_rate: int = 16000) -> tuple[np.ndarray, int]:
+def render_synth(key: str, index: int, seed: int, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int]:
     """Synthesise recording ``index`` of class ``key``: ``(float32 mono peak 0.9, sample_rate)``.
 
     A separate random stream from the plan's keeps the plan cheap and the audio reproducible.
@@ -496,7 +497,7 @@ def synth_labels() -> list[str]:
 def synthesize_recordings(
     n_per_class: int,
     seed: int,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     classes: Sequence[str] | None = None,
     measure: bool = True,
 ) -> list[Recording]:
