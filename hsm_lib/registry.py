@@ -5,8 +5,7 @@ registry maps that kind to the model class and its config class, so
 
     model = load_model("data/cpu/models/h2_joint")
 
-rebuilds whatever the folder holds. The model modules are imported only when their kind is
-asked for, so loading a codec does not import the text backbone.
+rebuilds whatever the folder holds. (The model modules import nothing heavier than torch.)
 """
 
 from __future__ import annotations
@@ -14,65 +13,33 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from hsm_lib.checkpoint import CONFIG, CheckpointError, load_weights, read_config
+from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
+from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
+from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
+from hsm_lib.models.codec import Codec, CodecConfig
+from hsm_lib.models.eval_clap import EvalCLAP, EvalCLAPConfig
+from hsm_lib.models.nar import NARConfig, SeparationTransformer
+from hsm_lib.models.qaudio import QAudio, QAudioConfig
+from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
 
 
-def _audiomae():
-    from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
-    return AudioMAE, AudioMAEConfig
-
-
-def _qaudio():
-    from hsm_lib.models.qaudio import QAudio, QAudioConfig
-    return QAudio, QAudioConfig
-
-
-def _clap_baseline():
-    from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
-    return CLAPBaseline, CLAPConfig
-
-
-def _codec():
-    from hsm_lib.models.codec import Codec, CodecConfig
-    return Codec, CodecConfig
-
-
-def _acoustic_lm():
-    from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
-    return AcousticLM, AcousticLMConfig
-
-
-def _separation_transformer():
-    from hsm_lib.models.nar import NARConfig, SeparationTransformer
-    return SeparationTransformer, NARConfig
-
-
-def _resunet_film():
-    from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
-    return ResUNetFiLM, ResUNetConfig
-
-
-def _eval_clap():
-    from hsm_lib.models.eval_clap import EvalCLAP, EvalCLAPConfig
-    return EvalCLAP, EvalCLAPConfig
-
-
-# kind (as stored in config.json) -> () -> (model class, config class)
-KINDS: dict[str, Callable[[], tuple[type[torch.nn.Module], type]]] = {
-    "audiomae": _audiomae,
-    "qaudio": _qaudio,
-    "clap_baseline": _clap_baseline,
-    "codec": _codec,
-    "acoustic_lm": _acoustic_lm,
-    "h1": _separation_transformer,       # the global stage, H1
-    "h2": _separation_transformer,       # the local stage, H2
-    "single": _separation_transformer,   # Ours_single: H2 without the global stage
-    "resunet_film": _resunet_film,
-    "eval_clap": _eval_clap,
+# kind (as stored in config.json) -> (model class, config class)
+KINDS: dict[str, tuple[type[torch.nn.Module], type]] = {
+    "audiomae": (AudioMAE, AudioMAEConfig),
+    "qaudio": (QAudio, QAudioConfig),
+    "clap_baseline": (CLAPBaseline, CLAPConfig),
+    "codec": (Codec, CodecConfig),
+    "acoustic_lm": (AcousticLM, AcousticLMConfig),
+    "h1": (SeparationTransformer, NARConfig),       # the global stage, H1
+    "h2": (SeparationTransformer, NARConfig),       # the local stage, H2
+    "single": (SeparationTransformer, NARConfig),   # Ours_single: H2 without the global stage
+    "resunet_film": (ResUNetFiLM, ResUNetConfig),
+    "eval_clap": (EvalCLAP, EvalCLAPConfig),
 }
 
 
@@ -91,7 +58,7 @@ def build_model(kind: str, config: dict[str, Any]) -> torch.nn.Module:
     """A freshly initialised model of ``kind`` from its stored constructor config."""
     if kind not in KINDS:
         raise CheckpointError(f"unknown model kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
-    model_cls, cfg_cls = KINDS[kind]()
+    model_cls, cfg_cls = KINDS[kind]
     return model_cls(cfg_cls(**config))
 
 
