@@ -57,6 +57,21 @@ class Recording:
         return cls(**d)
 
 
+
+@dataclass(frozen=True)
+class Origin:
+    """What every recording of one generated source shares: its source, family and license."""
+
+    source: str
+    family: str
+    license: str
+
+    def recording(self, id: str, original_file: str, label: str, load: AudioLoader, duration: float = 0.0,
+                  extra: dict[str, Any] | None = None) -> Recording:
+        return Recording(id=id, source=self.source, family=self.family, original_file=original_file,
+                         license=self.license, label=label, duration=duration, extra=extra or {}, load=load)
+
+
 @dataclass
 class Event:
     """One recording placed in a clip: where, how often, how loud, how varied."""

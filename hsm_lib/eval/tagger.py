@@ -25,7 +25,7 @@ import torchaudio
 
 from hsm_lib.audio import SAMPLE_RATE
 
-SAMPLE_RATE = 44100
+TAGGER_RATE = 44100  # aisfx's own front end runs at 44.1 kHz
 N_FFT, HOP, N_MELS = 2048, 1024, 96
 NORM_MAX = 9.457798957824707
 HEAD = "ucsMixed"
@@ -33,7 +33,7 @@ HEAD = "ucsMixed"
 
 @lru_cache(maxsize=1)
 def _filterbank() -> torch.Tensor:
-    fb = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE,
+    fb = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, TAGGER_RATE / 2, N_MELS, TAGGER_RATE,
                                               norm=None, mel_scale="htk")   # [freqs, mels]
     return fb / fb.sum(0, keepdim=True).clamp_min(1e-12)                     # librosa's norm=1: unit-sum filters
 
@@ -41,7 +41,7 @@ def _filterbank() -> torch.Tensor:
 def spectrogram(waves: np.ndarray, sr: int = SAMPLE_RATE) -> torch.Tensor:
     """[N, T] audio at ``sr`` -> [N, frames, 96] normalised log-mel, the tagger's input."""
     x = torch.as_tensor(np.asarray(waves, dtype=np.float32))
-    x = torchaudio.functional.resample(x, sr, SAMPLE_RATE)
+    x = torchaudio.functional.resample(x, sr, TAGGER_RATE)
     peak = x.abs().amax(-1, keepdim=True)
     x = x / torch.where(peak > 0, peak, torch.ones_like(peak))
     spec = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT), center=True, return_complex=True).abs() ** 2

@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from hsm_lib.audio import SAMPLE_RATE
-from hsm_lib.data.records import Recording
+from hsm_lib.data.records import Origin, Recording
 from hsm_lib.data.sources.synth import fill_audio_metadata, peak_normalise, stable_rng
 
 SOURCE = "soundfont"
 FAMILY = "music_synth"
 LICENSE = "MIT (FluidR3_GM soundfont)"
+ORIGIN = Origin(SOURCE, FAMILY, LICENSE)
 DEFAULT_SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 DEBIAN_PACKAGES = ("fluid-soundfont-gm", "libfluidsynth3")
 
@@ -183,19 +184,10 @@ def render_music_clips(
         if inst.stand_in:
             extra["stand_in"] = inst.stand_in
         for i in range(n_per_class):
-            records.append(
-                Recording(
-                    id=f"soundfont:{inst.key}:{i:04d}-{seed}",
-                    source=SOURCE,
-                    family=FAMILY,
-                    original_file=f"{Path(sf2).name}:program={inst.program}",
-                    license=LICENSE,
-                    label=inst.name,
-                    duration=int(round(seconds * sample_rate)) / sample_rate,
-                    extra=dict(extra),
-                    load=functools.partial(render_music_clip, inst.name, i, seed, seconds, sample_rate, sf2),
-                )
-            )
+            records.append(ORIGIN.recording(
+                f"soundfont:{inst.key}:{i:04d}-{seed}", f"{Path(sf2).name}:program={inst.program}", inst.name,
+                functools.partial(render_music_clip, inst.name, i, seed, seconds, sample_rate, sf2),
+                duration=int(round(seconds * sample_rate)) / sample_rate, extra=dict(extra)))
     if measure:
         fill_audio_metadata(records)
     return records

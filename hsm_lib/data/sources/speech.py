@@ -23,7 +23,7 @@ import numpy as np
 from scipy import signal
 
 from hsm_lib.audio import SAMPLE_RATE
-from hsm_lib.data.records import Recording
+from hsm_lib.data.records import Origin, Recording
 from hsm_lib.data.sources.synth import fill_audio_metadata, peak_normalise, stable_rng
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SOURCE = "espeak"
 FAMILY = "speech"
 LICENSE = "GPL-3+ (espeak-ng output)"
+ORIGIN = Origin(SOURCE, FAMILY, LICENSE)
 ESPEAK = "espeak-ng"
 DEBIAN_PACKAGE = "espeak-ng"
 
@@ -229,18 +230,10 @@ def espeak_recordings(n: int, seed: int, sample_rate: int = SAMPLE_RATE, measure
     for i in range(n):
         sentence = sentences[i % len(sentences)]
         gender, voice, speed, pitch = random_voice(stable_rng("espeak-voice", i, seed))
-        records.append(
-            Recording(
-                id=f"espeak:{i:04d}-{seed}",
-                source=SOURCE,
-                family=FAMILY,
-                original_file=f"espeak-ng:{voice}",
-                license=LICENSE,
-                label=f"{gender} speech",
-                extra={"sentence": sentence, "voice": voice, "gender": gender, "speed": speed, "pitch": pitch},
-                load=functools.partial(render_espeak, sentence, voice, speed, pitch, sample_rate),
-            )
-        )
+        records.append(ORIGIN.recording(
+            f"espeak:{i:04d}-{seed}", f"espeak-ng:{voice}", f"{gender} speech",
+            functools.partial(render_espeak, sentence, voice, speed, pitch, sample_rate),
+            extra={"sentence": sentence, "voice": voice, "gender": gender, "speed": speed, "pitch": pitch}))
     if measure:
         fill_audio_metadata(records, workers)
     return records
