@@ -38,10 +38,11 @@ def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Se
 
 
 def save_figure(fig, name: str, reports: Path | None = None) -> Path:
-    """Save a matplotlib figure to ``reports/figures/<name>.png`` atomically (150 dpi)."""
+    """Save a matplotlib figure to ``<reports>/figures/<name>.png`` atomically (150 dpi); ``reports``
+    defaults to :func:`hsm_lib.paths.reports_dir`."""
     from hsm_lib.io import atomic_path
 
-    out = (reports or paths.reports_dir()) / "figures" / f"{name}.png"
+    out = (reports / "figures" if reports is not None else paths.figures_dir()) / f"{name}.png"
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
     return out

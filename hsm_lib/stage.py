@@ -3,6 +3,12 @@
 ``python -m hsm_lib.stage data`` resolves the active profile from params.yaml and passes
 the profile's section for that stage to the notebook's ``parameters`` cell. The executed
 notebook is written beside the stage's data (data/<profile>/notebooks/).
+
+The notebook runs on the project's kernel ``hsm-tss`` (scripts/setup.sh installs it into the
+virtual environment) when it is installed, else on ``python3``. ``HSM_PIPELINE_STAGE`` is set for
+the kernel, so the stage writes the committed reports/ (see :func:`hsm_lib.paths.reports_dir`).
+Once the notebook has run, the trainers' resumable state (:func:`hsm_lib.paths.train_state_dir`)
+is removed; a failed or killed run keeps it, so the rerun resumes.
 """
 
 from __future__ import annotations
@@ -11,11 +17,23 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 
 from hsm_lib import paths
 from hsm_lib.config import active_profile, load_params, profile_section
+
+KERNEL = "hsm-tss"          # the project's kernelspec (scripts/setup.sh installs it)
+FALLBACK_KERNEL = "python3"
+
+
+def kernel_name() -> str:
+    """``hsm-tss`` when that kernelspec is installed, else ``python3`` (the running interpreter)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else FALLBACK_KERNEL
+
 
 def stages() -> dict[str, str]:
     """Stage name -> notebook name, by convention: ``notebooks/NN_<stage>.ipynb`` is stage
@@ -40,13 +58,16 @@ def run_stage(stage: str, profile: str | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ[paths.PIPELINE_STAGE_ENV] = stage  # the kernel inherits it: reports go to reports/
     t0 = time.time()
     pm.execute_notebook(
         str(paths.NOTEBOOKS / f"{notebook}.ipynb"), str(out),
         parameters={"profile": profile, "params": profile_section(section, profile, params)},
-        kernel_name="python3", progress_bar=False, cwd=str(paths.NOTEBOOKS),
+        kernel_name=kernel_name(), progress_bar=False, cwd=str(paths.NOTEBOOKS),
     )
     seconds = time.time() - t0
+    # Only a stage that finished may drop its trainers' resumable state.
+    shutil.rmtree(paths.train_state_dir(profile, stage), ignore_errors=True)
     # The notebook runs in a kernel subprocess: its peak RSS is the children's maximum (KiB on Linux).
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     timing = {"stage": stage, "profile": profile, "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb, 1)}

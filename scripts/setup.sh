@@ -82,6 +82,17 @@ else
   echo "[setup] Python packages: up to date"
 fi
 
+# The notebooks' Jupyter kernel "hsm-tss" (their kernelspec; nbval and papermill start it),
+# installed into the virtual environment itself so that it runs the venv's Python.
+if ! "$VENV/bin/python" -c "import ipykernel" >/dev/null 2>&1; then
+  echo "[setup] warning: ipykernel is not installed in $VENV: cannot install the notebooks' kernel 'hsm-tss'"
+elif ! { "$VENV/bin/jupyter" kernelspec list 2>/dev/null || true; } | grep "^ *hsm-tss " >/dev/null; then
+  echo "[setup] installing the Jupyter kernel 'hsm-tss' (Python (hsm-tss)) into $VENV"
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name hsm-tss --display-name "Python (hsm-tss)" >/dev/null
+else
+  echo "[setup] Jupyter kernel 'hsm-tss': installed"
+fi
+
 # Say which real-sound sources the corpus can use on this machine.
 "$VENV/bin/python" -m hsm_lib.data.sources | sed 's/^/[setup] /'
 

@@ -1,0 +1,151 @@
+"""Stage ``acoustic_lm``: the autoregressive acoustic LM from S to codec tokens, and the
+ceilings of the generative path (paper Sec. III-E1, Eq. 9-10).
+
+Trains on the clean training clips (S from the frozen AudioMAE, tokens from the frozen codec),
+saves to data/<profile>/models/acoustic_lm and writes ``ceilings_acoustic``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from hsm_lib import paths
+from hsm_lib.checkpoint import save_checkpoint
+from hsm_lib.config import profile_section
+from hsm_lib.data.triplets import TripletSet
+from hsm_lib.eval.ceilings import ceilings, write_ceilings
+from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
+from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig, pad_generated
+from hsm_lib.registry import load_model
+from hsm_lib.stages.common import loss_figure, n_parameters, saved
+from hsm_lib.train.acoustic_lm import LMTrainConfig, encode_tokens, fit_acoustic_lm, teacher_forced_ce, unigram_entropy
+from hsm_lib.train.common import resolve_device
+
+Waves = Callable[[np.ndarray], np.ndarray]  # [N, L] -> [N, L]
+
+
+@dataclass
+class AcousticLMResult:
+    """What the acoustic LM notebook shows."""
+
+    lm: AcousticLM
+    history: dict[str, list[float]]
+    teacher_forced_ce: float           # nats per token on the test targets' tokens
+    unigram_entropy: float             # nats per token of a code-frequency model
+    ceilings: str                      # ceilings_acoustic, Markdown
+    loss_figure: Figure
+
+
+@dataclass
+class _Frozen:
+    """The frozen AudioMAE and codec, on the LM's device, and the front end's statistics."""
+
+    mae: torch.nn.Module
+    codec: torch.nn.Module
+    mean: float
+    std: float
+    device: torch.device
+
+
+def run(profile: str, params: dict | None = None, progress: bool = True) -> AcousticLMResult:
+    """Train the acoustic LM, save it, and write its loss figure and the acoustic ceilings."""
+    P = params if params is not None else profile_section("acoustic_lm", profile)
+    corpus, models_dir = paths.corpus_dir(profile), paths.profile_dir(profile) / "models"
+    train_cfg = LMTrainConfig.from_params(P["train"])
+    device = resolve_device(train_cfg.device)  # the frozen AudioMAE and codec run where the LM trains
+    mae = load_model(models_dir / "audiomae", device)
+    codec = load_model(models_dir / "codec", device)
+    clip_samples = corpus_waves(corpus, "train", "clips").shape[1]
+    frames = -(-clip_samples // codec.cfg.hop)
+    lm_cfg = AcousticLMConfig(cond_dim=mae.cfg.dim, groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
+                              max_frames=frames, max_cond=mae.cfg.n_patches, **P["model"])
+    torch.manual_seed(train_cfg.seed)
+    lm = AcousticLM(lm_cfg)
+    print(f"acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters; {frames} frames x {lm_cfg.groups} groups per clip")
+    frozen = _Frozen(mae, codec, *fbank_stats(corpus), device)
+    S, tokens = training_pairs(frozen, corpus, P, progress)
+    history = fit_acoustic_lm(lm, S, tokens, train_cfg, progress=progress)
+    save_checkpoint(models_dir / "acoustic_lm", lm, "acoustic_lm", lm_cfg.to_dict(),
+                    {"train": dataclasses.asdict(train_cfg), "history": history})
+    fig = saved(loss_figure(history, "cross-entropy per token", "acoustic LM (mean of {k} steps)"), "acoustic_lm_loss")
+    return acoustic_ceilings(lm, frozen, tokens, corpus, P, train_cfg, profile, history, fig)
+
+
+def training_pairs(frozen: _Frozen, corpus: Path, P: dict[str, Any], progress: bool) -> tuple[AudioMAEFeatures, torch.Tensor]:
+    """S [N, P, C_s] and codec tokens [N, frames, groups] of the clean training clips
+    (the first ``P["train_clips"]``; null: all; encoding tokens is the costly part on a CPU)."""
+    waves = corpus_waves(corpus, "train", "clips")[: P["train_clips"]]
+    S = AudioMAEFeatures(frozen.mae, waves, frozen.mae.cfg.n_frames, frozen.mean, frozen.std,
+                         cache=P["cache_features"], progress=progress)
+    tokens = encode_tokens(frozen.codec, waves, progress=progress)
+    print(f"S {len(S)} clips; tokens {tuple(tokens.shape)}")
+    return S, tokens
+
+
+def acoustic_ceilings(lm: AcousticLM, frozen: _Frozen, tokens: torch.Tensor, corpus: Path, P: dict[str, Any],
+                      train_cfg: LMTrainConfig, profile: str, history: dict[str, list[float]], fig: Figure) -> AcousticLMResult:
+    """Score codec resynthesis and target S -> LM -> codec on the mixed test set's targets; write
+    ``ceilings_acoustic`` (with the LM's teacher-forced cross-entropy beside a code-frequency model)."""
+    mae, codec = frozen.mae, frozen.codec
+    mixed = TripletSet(corpus / "testsets", "mixed")
+    n = min(P["eval_clips"], len(mixed))
+    targets = np.stack([mixed[i]["target"] for i in range(n)])
+    target_S = AudioMAEFeatures(mae, targets, mae.cfg.n_frames, frozen.mean, frozen.std, cache=True)
+    test_ce = teacher_forced_ce(lm, target_S, encode_tokens(codec, targets))
+    unigram = unigram_entropy(tokens, codec.cfg.codebook_size)
+    uniform = np.log(codec.cfg.codebook_size)
+    print(f"teacher-forced cross-entropy on the {n} targets: {test_ce:.3f} nats/token "
+          f"(code-frequency model: {unigram:.3f}; uniform: {uniform:.3f})")
+    gen = torch.Generator().manual_seed(train_cfg.seed)
+    systems = {"codec resynthesis (encode -> decode)": resynthesis(codec, frozen.device),
+               "target S -> acoustic LM -> codec": through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)}
+    scores = ceilings(targets, systems, P["visqol_clips"])
+    write_ceilings(scores, profile, n, P["visqol_clips"], notes=ceiling_notes(lm, train_cfg, len(tokens), P["sampling"], test_ce, unigram, uniform),
+                   data={"teacher_forced_ce": test_ce, "unigram_entropy": unigram, "lm_parameters": n_parameters(lm)})
+    table = (paths.reports_dir() / "ceilings_acoustic.md").read_text()
+    return AcousticLMResult(lm, history, test_ce, unigram, table, fig)
+
+
+def resynthesis(codec: torch.nn.Module, device: torch.device) -> Waves:
+    """Waves [N, L] -> codec encode -> decode [N, L]."""
+    def run_codec(w: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return codec.decode(codec.encode(torch.from_numpy(w).to(device)))[:, : w.shape[1]].cpu().numpy()
+    return run_codec
+
+
+def through_lm(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeatures, sampling: dict[str, Any],
+               gen: torch.Generator, device: torch.device, batch_size: int = 8) -> Waves:
+    """Waves [N, L] -> their S (``target_S``) -> LM-sampled tokens -> codec decode [N, L]."""
+    frames = lm.cfg.max_frames
+    silence = codec.encode(torch.zeros(1, codec.cfg.hop, device=device))[0, 0]  # [G]: the codec's tokens of a silent frame
+
+    def generate(w: np.ndarray) -> np.ndarray:
+        outs = []
+        for i in range(0, len(w), batch_size):
+            idx = torch.arange(i, min(i + batch_size, len(w)))
+            toks, lengths = lm.generate(target_S[idx], frames, temperature=sampling["temperature"],
+                                        top_k=sampling["top_k"], generator=gen)
+            toks = pad_generated(toks, lengths, frames, silence)  # a sequence that ends early continues as silence
+            with torch.no_grad():
+                outs.append(codec.decode(toks)[:, : w.shape[1]].cpu().numpy())
+        return np.concatenate(outs)
+    return generate
+
+
+def ceiling_notes(lm: AcousticLM, train_cfg: LMTrainConfig, n_train: int, sampling: dict[str, Any],
+                  test_ce: float, unigram: float, uniform: float) -> list[str]:
+    """The notes under the ceilings table: the LM's size and training, and its cross-entropy."""
+    cfg = lm.cfg
+    return [f"Acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters, {cfg.layers} layers x {cfg.heads} heads x {cfg.dim}, "
+            f"trained {train_cfg.steps} steps of batch {train_cfg.batch_size} on {n_train} clean training clips; "
+            f"sampling temperature {sampling['temperature']}, top-k {sampling['top_k']}.",
+            f"Teacher-forced cross-entropy on these targets' codec tokens: {test_ce:.3f} nats per token; "
+            f"a model that knows only each group's code frequencies scores {unigram:.3f}, uniform {uniform:.3f}."]

@@ -1,0 +1,224 @@
+"""Stage ``evaluate``: every system on every test set (paper Sec. V-A-C: Tables II-IV, the
+ceilings, Fig. 7).
+
+Each test triplet is separated with its extraction and its removal instruction by Ours and
+Ours_single (the baseline takes the extraction instruction), every output is scored against the
+target, and the tables ``table2_objective``, ``table3_semantic``, ``table4_zero_shot``,
+``ceilings`` and ``paper_reference`` are written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from hsm_lib import paths
+from hsm_lib.audio import fbank
+from hsm_lib.config import profile_section
+from hsm_lib.data.triplets import TripletSet
+from hsm_lib.eval import paper_tables
+from hsm_lib.eval.evaluate import BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, score, separate_set
+from hsm_lib.eval.tagger import default_tagger
+from hsm_lib.features import fbank_stats
+from hsm_lib.pipeline import Separator
+from hsm_lib.registry import load_model
+from hsm_lib.reporting import save_figure, write_table
+from hsm_lib.stages.common import detached
+from hsm_lib.text.instructions import parse_instruction
+from hsm_lib.train.separation import SeparationExamples
+
+ZERO_SHOT = "music_synth"
+GROUND_TRUTH = "ground truth (target)"
+OBJECTIVE = ("kl", "lsd", "psnr", "si_sdri")
+KEPT = ("Ours (extraction)", "Ours (removal)")
+PerClip = dict[str, dict[str, dict[str, np.ndarray]]]  # test set -> system -> metric -> [n_triplets]
+
+
+@dataclass
+class _Systems:
+    """The separator (Ours), Ours_single, the baseline and the judges, with the front end's statistics."""
+
+    sep: Separator
+    single: torch.nn.Module
+    baseline: torch.nn.Module
+    judges: Judges
+    mean: float
+    std: float
+
+
+@dataclass
+class EvaluateResult:
+    """What the evaluation notebook shows."""
+
+    per_clip: PerClip
+    tables: dict[str, str]             # report name -> Markdown (table2_objective, table3_semantic, ...)
+    examples: dict[str, Any] = field(default_factory=dict)  # items, records and KEPT outputs of the first triplets
+    examples_figure: Figure | None = None
+
+
+def run(profile: str, params: dict | None = None, progress: bool = True) -> EvaluateResult:
+    """Separate and score every test set, and write Tables II-IV, the ceilings and Fig. 7."""
+    P = params if params is not None else profile_section("evaluate", profile)
+    corpus = paths.corpus_dir(profile)
+    systems = load_systems(paths.profile_dir(profile) / "models", corpus, P["device"])
+    sets = sorted(p.stem for p in (corpus / "testsets").glob("*.npy"))
+    print("test sets:", sets)
+    per_clip, examples, gen = {}, {}, torch.Generator().manual_seed(P["seed"])
+    for name in sets:
+        per_clip[name], kept = evaluate_set(TripletSet(corpus / "testsets", name), systems, P, gen, progress)
+        examples = kept or examples
+        print(f"{name}: {len(per_clip[name][BASELINE]['kl'])} triplets; "
+              f"Ours (extraction) LSD {per_clip[name]['Ours (extraction)']['lsd'].mean():.2f}")
+    tables = write_tables(per_clip, sets, P["ceilings_on"], profile)
+    fig = plot_examples(examples)
+    if fig is not None:
+        save_figure(fig, "fig7_examples")
+    return EvaluateResult(per_clip, tables, examples, fig)
+
+
+def load_systems(models_dir: Path, corpus: Path, device: str) -> _Systems:
+    """Load the separator, Ours_single, the baseline, the evaluation CLAP and the tagger."""
+    sep = Separator.from_pretrained(models_dir, device=device)
+    single = load_model(models_dir / "single", sep.device)
+    baseline = load_model(models_dir / "resunet_film")
+    eval_clap = load_model(models_dir / "eval_clap")
+    judges = Judges(default_tagger(), eval_clap, sep.backbone)
+    return _Systems(sep, single, baseline, judges, *fbank_stats(corpus))
+
+
+def evaluate_set(ts: TripletSet, systems: _Systems, P: dict[str, Any], gen: torch.Generator,
+                 progress: bool) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """Separate the first triplets of ``ts`` with every system and score each output (and the
+    target itself). Returns system -> metric -> [n] and, on the ceilings set, the first examples."""
+    sep, judges = systems.sep, systems.judges
+    name = ts.name
+    n = min(len(ts), P["triplets"].get(name, P["triplets"]["default"]))
+    items = [ts[i] for i in range(n)]
+    examples = SeparationExamples(ts, sep.audiomae, systems.mean, systems.std, sep.qaudio, sep.backbone, limit=n)
+    with torch.no_grad():
+        captions = [parse_instruction(r["instructions"]["extraction"]["text"]).caption for r in ts.records[:n]]
+        baseline_text = sep.backbone.encode(captions).pooled.cpu()
+    outputs = separate_set(examples, sep.h1, sep.h2, systems.single, sep, systems.baseline, baseline_text, items,
+                           ceilings=(name == P["ceilings_on"]), generator=gen, batch_size=P["batch_size"], progress=progress)
+    targets = np.stack([it["target"] for it in items]); mixtures = np.stack([it["mixture"] for it in items])
+    target_tags = judges.tagger(targets)
+    caption_emb = judges.caption_embeddings([r["target_caption"] for r in ts.records[:n]])
+    scores = {system: score(out, targets, mixtures, target_tags, caption_emb, judges) for system, out in outputs.items()}
+    scores[GROUND_TRUTH] = score(targets, targets, mixtures, target_tags, caption_emb, judges)
+    kept = {}
+    if name == P["ceilings_on"]:
+        kept = {"items": items[:3], "records": ts.records[:3], **{k: outputs[k][:3] for k in KEPT}}
+    return scores, kept
+
+
+def as_json(per_clip: PerClip) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """``per_clip`` with lists instead of arrays."""
+    return {s: {k: {m: v.tolist() for m, v in d.items()} for k, d in sys.items()} for s, sys in per_clip.items()}
+
+
+def substitutions(per_clip: PerClip, sets: list[str]) -> list[str]:
+    """The notes under Tables II and IV: what stands in for the paper's metrics and data."""
+    counts = {s: len(per_clip[s][BASELINE]["kl"]) for s in sets}
+    return ["KL: softmax KL(target || output) over the aisfx tagger's 69 UCS classes (the paper: PANNs, AudioSet classes).",
+            "LSD and PSNR: audioldm_eval's definitions, reimplemented (hsm_lib/eval/metrics.py); PSNR is the mel-PSNR.",
+            "SI-SDRi: SI-SDR of the output minus that of the mixture (not in the paper; phase-sensitive, so a generative "
+            "decoder scores low on it by construction).",
+            f"Triplets per test set: {counts}. Data: this corpus's offline test sets, not the paper's; the mixed set plays "
+            "the paper's '3 Sets'. The paper's own numbers are in reports/paper_reference.md, on its data."]
+
+
+def write_tables(per_clip: PerClip, sets: list[str], ceilings_on: str, profile: str) -> dict[str, str]:
+    """Write Tables II-IV, the ceilings and the paper's numbers; returns name -> Markdown (shown ones)."""
+    general = [s for s in sets if s != ZERO_SHOT]
+    per_clip_json = as_json(per_clip)
+    notes = substitutions(per_clip, sets)
+    write_table("table2_objective", f"Table II analog: objective evaluation of separation ({profile} profile)",
+                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)"],
+                mean_table(per_clip, general, SYSTEMS, OBJECTIVE), digits=3, notes=notes,
+                data={"per_clip": {s: per_clip_json[s] for s in general}})
+    write_table3(per_clip, general, profile)
+    names = ["table2_objective", "table3_semantic"]
+    if ZERO_SHOT in per_clip:
+        write_table4(per_clip, per_clip_json, notes, profile)
+        names.append("table4_zero_shot")
+    write_ceilings(per_clip, per_clip_json, ceilings_on, profile)
+    write_paper_reference()
+    return {name: (paths.reports_dir() / f"{name}.md").read_text() for name in names + ["ceilings"]}
+
+
+def write_table3(per_clip: PerClip, general: list[str], profile: str) -> None:
+    """Table III analog: the AFSim stand-in and the CLAP score."""
+    eval_clap_r1 = json.loads((paths.reports_dir() / "eval_clap.json").read_text())["rows"][0]["R@1"]
+    write_table("table3_semantic", f"Table III analog: semantic evaluation ({profile} profile)",
+                ["test set", "system", "AFSim stand-in (higher)", "CLAP score (higher)"],
+                mean_table(per_clip, general, (GROUND_TRUTH,) + SYSTEMS, ("afsim", "clap")), digits=3,
+                notes=["AFSim stand-in: cosine between aisfx embeddings of output and target (the paper: Audio Flamingo).",
+                       f"CLAP score: cosine between the evaluation CLAP's audio embedding of the output and its text embedding "
+                       f"of the target's caption (also for removal, as in the paper); the evaluation CLAP (stage 10) reaches "
+                       f"R@1 = {eval_clap_r1:.1f} % on test-clip retrieval (reports/eval_clap.md).",
+                       "The ground-truth row scores the target itself (its AFSim is 1 by construction)."])
+
+
+def write_table4(per_clip: PerClip, per_clip_json: dict, notes: list[str], profile: str) -> None:
+    """Table IV analog: zero-shot MUSIC-synth, every metric."""
+    write_table("table4_zero_shot", f"Table IV analog: zero-shot separation on MUSIC-synth ({profile} profile)",
+                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)", "CLAP (higher)",
+                 "AFSim stand-in (higher)"],
+                mean_table(per_clip, [ZERO_SHOT], (GROUND_TRUTH,) + SYSTEMS, OBJECTIVE + ("clap", "afsim")),
+                digits=3, notes=["MUSIC-synth: the 11 MUSIC instrument classes rendered from a General MIDI soundfont, never "
+                                 "seen in training (the paper: MUSIC recordings).", *notes[:3]],
+                data={"per_clip": per_clip_json[ZERO_SHOT]})
+
+
+def write_ceilings(per_clip: PerClip, per_clip_json: dict, c: str, profile: str) -> None:
+    """The ceilings of each path on the test set ``c``, beside Ours, the baseline and the mixture."""
+    write_table("ceilings", f"Ceilings on the {c} test set ({profile} profile): the best each path can deliver",
+                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)",
+                 "AFSim stand-in (higher)", "CLAP (higher)"],
+                mean_table(per_clip, [c], CEILINGS + ("Ours (extraction)", BASELINE, SYSTEMS[0]), OBJECTIVE + ("afsim", "clap")),
+                digits=3, notes=["Codec resynthesis bounds every generative output; target S through the acoustic decoder bounds "
+                                 "what H3 can make of perfect local features; oracle G bounds what H2 can make of a perfect global "
+                                 "feature; the ideal ratio mask bounds mask-based separation (mixture phase).",
+                                 "They explain a result; they are not one."],
+                data={"per_clip": per_clip_json[c]})
+
+
+def write_paper_reference() -> None:
+    """The paper's own Table II ('3 Sets'), with its Tables III and IV in the notes."""
+    rows = [[name, *vals] for name, vals in paper_tables.TABLE2_3SETS.items()]
+    table3 = "; ".join(f"{k} {v[0] if v[0] is not None else '-'} / {v[1]}" for k, v in paper_tables.TABLE3_3SETS.items())
+    table4 = "; ".join(f"{k} " + " / ".join(map(str, v)) for k, v in paper_tables.TABLE4_MUSIC.items())
+    write_table("paper_reference", "The paper's own numbers (its Table II, '3 Sets'; its data and metrics, not ours)",
+                ["system (paper)", "KL", "LSD", "PSNR"], rows, digits=3,
+                notes=["Quoted from the paper for reference; measured on AudioCaps/Clotho/FSD50K mixtures with PANNs KL. Not "
+                       "comparable number for number with our tables: data, scale and metric models differ.",
+                       f"Its Table III ('3 Sets', AFSim / CLAP): {table3}.",
+                       f"Its Table IV (MUSIC, KL / LSD / PSNR / CLAP / AFSim): {table4}."])
+
+
+def plot_examples(examples: dict[str, Any]) -> Figure | None:
+    """Fig. 7 analog: mixture, target and the outputs of both instructions (log-mel), one row per
+    kept triplet; None when none were kept."""
+    n_ex = len(examples.get("items", []))
+    if not n_ex:
+        return None
+    fig, axes = plt.subplots(n_ex, 4, figsize=(15, 2.8 * n_ex), squeeze=False)
+    for r in range(n_ex):
+        it, rec = examples["items"][r], examples["records"][r]
+        panels = [(it["mixture"], "mixture"), (it["target"], "target"),
+                  (examples["Ours (extraction)"][r], rec["instructions"]["extraction"]["text"]),
+                  (examples["Ours (removal)"][r], rec["instructions"]["removal"]["text"])]
+        for col, (w, title) in enumerate(panels):
+            ax = axes[r, col]
+            ax.imshow(fbank(w, len(w) // 160).T.numpy(), origin="lower", aspect="auto", cmap="magma")
+            ax.set_title(title if len(title) < 60 else title[:57] + "...", fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return detached(fig)
