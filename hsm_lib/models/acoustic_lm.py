@@ -13,17 +13,18 @@ cache, greedy or temperature / top-k sampling, and stops at the end token or the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsm_lib.models.config import ModelConfig
 from hsm_lib.models.layers import MLP, Attention, init_weights
 
 
 @dataclass
-class AcousticLMConfig:
+class AcousticLMConfig(ModelConfig):
     cond_dim: int = 768        # C_s of S
     dim: int = 1024            # paper Sec. IV-C: hidden 1024
     layers: int = 12           # paper: 12 layers
@@ -41,9 +42,6 @@ class AcousticLMConfig:
     @property
     def eos(self) -> int:
         return self.codebook_size
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]

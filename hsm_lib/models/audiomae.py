@@ -14,16 +14,17 @@ semantic feature S (:meth:`AudioMAE.features`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from hsm_lib.models.config import ModelConfig
 from hsm_lib.models.layers import Block, init_weights, sincos_2d
 
 
 @dataclass
-class AudioMAEConfig:
+class AudioMAEConfig(ModelConfig):
     n_frames: int = 1024        # fbank frames (10 ms); a multiple of `patch`
     n_mels: int = 128           # mel bins; a multiple of `patch`
     patch: int = 16             # P: square patches of P frames x P mel bins
@@ -51,9 +52,6 @@ class AudioMAEConfig:
     @property
     def n_patches(self) -> int:
         return self.grid[0] * self.grid[1]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class AudioMAE(nn.Module):

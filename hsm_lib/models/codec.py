@@ -21,16 +21,17 @@ the frame that holds t (one frame, 20 ms, of algorithmic latency) and never on l
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.models.config import ModelConfig
 
 @dataclass
-class CodecConfig:
+class CodecConfig(ModelConfig):
     sample_rate: int = SAMPLE_RATE
     channels: int = 32                      # width after the first convolution; doubles per downsampling
     strides: list[int] = field(default_factory=lambda: [2, 4, 5, 8])  # hop = product = 320 (20 ms)
@@ -65,9 +66,6 @@ class CodecConfig:
     def bitrate(self) -> float:
         """Bits per second."""
         return self.frame_rate * self.bits_per_frame
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class CausalConv1d(nn.Conv1d):

@@ -11,50 +11,41 @@ CLAP score, so a reader can judge the judge.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
+
+from hsm_lib.models.config import ModelConfig
+from hsm_lib.models.layers import TwoTowers
 
 
 @dataclass
-class EvalCLAPConfig:
+class EvalCLAPConfig(ModelConfig):
     audio_dim: int = 512     # aisfx embedding
     text_dim: int = 384      # text backbone sentence embedding
     hidden: int = 512
     embed_dim: int = 256
     temperature: float = 0.07
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-
-def _tower(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.LayerNorm(d_in), nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
-
-
-class EvalCLAP(nn.Module):
+class EvalCLAP(TwoTowers):
     def __init__(self, cfg: EvalCLAPConfig):
-        super().__init__()
+        super().__init__(cfg.audio_dim, cfg.text_dim, cfg.hidden, cfg.embed_dim, cfg.temperature)
         self.cfg = cfg
-        self.audio = _tower(cfg.audio_dim, cfg.hidden, cfg.embed_dim)
-        self.text = _tower(cfg.text_dim, cfg.hidden, cfg.embed_dim)
-        self.log_inv_temp = nn.Parameter(torch.tensor(1.0 / cfg.temperature).log())
 
     def audio_embedding(self, tagger_embedding: torch.Tensor) -> torch.Tensor:
         """[B, 512] aisfx embeddings -> [B, embed_dim], unit norm."""
-        return F.normalize(self.audio(tagger_embedding), dim=-1)
+        return self.embed_audio(tagger_embedding)
 
     def text_embedding(self, sentence: torch.Tensor) -> torch.Tensor:
         """[B, text_dim] sentence embeddings -> [B, embed_dim], unit norm."""
-        return F.normalize(self.text(sentence), dim=-1)
+        return self.embed_text(sentence)
 
     def loss(self, audio: torch.Tensor, text: torch.Tensor, same_caption: torch.Tensor) -> torch.Tensor:
         from hsm_lib.models.qaudio import contrastive_loss
 
-        sim = self.log_inv_temp.exp().clamp(max=100) * self.audio_embedding(audio) @ self.text_embedding(text).T
+        sim = self.logits(self.audio_embedding(audio), self.text_embedding(text))
         return contrastive_loss(sim, same_caption | torch.eye(len(audio), dtype=torch.bool, device=audio.device))
 
 

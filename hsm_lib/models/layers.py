@@ -109,6 +109,36 @@ def sincos_2d(rows: int, cols: int, dim: int) -> np.ndarray:
     return np.concatenate([r, c], axis=1)
 
 
+def mlp_tower(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
+    """A contrastive model's projection tower: LayerNorm, Linear, GELU, Linear ([.., d_in] -> [.., d_out])."""
+    return nn.Sequential(nn.LayerNorm(d_in), nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
+
+
+class TwoTowers(nn.Module):
+    """CLAP's shape: an MLP tower per modality into a shared space, and a learned temperature.
+
+    Subclasses decide what each tower reads (pooling, which features) in their
+    ``audio_embedding`` and ``text_embedding``."""
+
+    def __init__(self, audio_dim: int, text_dim: int, hidden: int, embed_dim: int, temperature: float):
+        super().__init__()
+        self.audio_tower = mlp_tower(audio_dim, hidden, embed_dim)
+        self.text_tower = mlp_tower(text_dim, hidden, embed_dim)
+        self.log_inv_temp = nn.Parameter(torch.tensor(1.0 / temperature).log())
+
+    def embed_audio(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, audio_dim] -> [B, embed_dim], unit norm."""
+        return F.normalize(self.audio_tower(x), dim=-1)
+
+    def embed_text(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, text_dim] -> [B, embed_dim], unit norm."""
+        return F.normalize(self.text_tower(x), dim=-1)
+
+    def logits(self, audio_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+        """Unit embeddings [B_a, D], [B_t, D] -> temperature-scaled cosines [B_a, B_t] (CLIP's cap of 100)."""
+        return audio_emb @ text_emb.T * self.log_inv_temp.exp().clamp(max=100.0)
+
+
 def init_weights(module: nn.Module) -> None:
     """MAE/ViT initialisation: xavier-uniform linears with zero bias, unit LayerNorms."""
     for m in module.modules():

@@ -16,17 +16,18 @@ One class serves all three: :class:`SeparationTransformer` with ``global_dim`` s
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsm_lib.models.config import ModelConfig
 from hsm_lib.models.layers import Block, init_weights
 
 
 @dataclass
-class NARConfig:
+class NARConfig(ModelConfig):
     audio_dim: int                 # width of the audio tokens in and out: C_g (H1) or C_s (H2)
     text_dim: int                  # width of the caption tokens T_cap
     task_dim: int                  # width of the task tokens T_task
@@ -42,9 +43,6 @@ class NARConfig:
     # starting at zero: training starts from the mixture (already close to the target: cos(G_mix,
     # G_tgt) and L1(S_mix, S_tgt) are the floors) instead of from noise. Not in the paper; ours.
     residual: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # segment ids of the token kinds (a learned embedding each)

@@ -36,19 +36,20 @@ Q-Audio text features (:meth:`QAudio.text_features`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsm_lib.models.config import ModelConfig
 from hsm_lib.models.layers import MLP, Attention, init_weights
 
 OBJECTIVES = ("itc", "itm", "itg")
 
 
 @dataclass
-class QAudioConfig:
+class QAudioConfig(ModelConfig):
     audio_dim: int = 768        # C_s of the frozen AudioMAE features S
     text_dim: int = 768         # C_t of the frozen text backbone (FLAN-T5-base: 768)
     dim: int = 768              # hidden width = C_g, the width of G
@@ -64,9 +65,6 @@ class QAudioConfig:
     itc_weight: float = 1.0     # paper Sec. IV-C: the three losses weigh 1.0 each
     itm_weight: float = 1.0
     itg_weight: float = 1.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def attention_mask(objective: str, n_query: int, n_text: int, device: torch.device | None = None) -> torch.Tensor:

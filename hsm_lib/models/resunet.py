@@ -10,23 +10,22 @@ Trained with an L1 loss on the waveform, as AudioSep. Extraction only, like thos
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsm_lib.models.config import ModelConfig
+
 
 @dataclass
-class ResUNetConfig:
+class ResUNetConfig(ModelConfig):
     text_dim: int = 768          # width of the caption embedding (the text backbone's C_t)
     n_fft: int = 1024
     hop: int = 160               # 10 ms at 16 kHz
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])  # per encoder level
     film_hidden: int = 256
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class FiLMResBlock(nn.Module):

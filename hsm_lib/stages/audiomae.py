@@ -52,7 +52,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Audi
     model = AudioMAE(model_cfg)
     print(f"AudioMAE: {n_parameters(model) / 1e6:.2f} M parameters, {model_cfg.n_patches} patches "
           f"({model_cfg.grid[0]} time x {model_cfg.grid[1]} frequency), mask {model_cfg.mask_ratio}")
-    history = pretrain(model, corpus, P, train_cfg, progress)
+    history = pretrain(model, corpus, P, train_cfg, progress, paths.resumable_state_dir(profile, "audiomae", "audiomae"))
     out_dir = paths.profile_dir(profile) / "models" / "audiomae"
     save_checkpoint(out_dir, model, "audiomae", model_cfg.to_dict(),
                     {"train": dataclasses.asdict(train_cfg), "train_on": P["train_on"], "history": history,
@@ -69,14 +69,15 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Audi
 
 
 def pretrain(model: AudioMAE, corpus: Path, P: dict[str, Any], train_cfg: MAETrainConfig,
-             progress: bool) -> dict[str, list[float]]:
+             progress: bool, state_dir: Path | None = None) -> dict[str, list[float]]:
     """Fit on every training-split clip and mixture (normalised fbanks [N, T, F], float16),
-    validating on ``P["val_clips"]`` validation clips."""
+    validating on ``P["val_clips"]`` validation clips; resumes from ``state_dir`` if a killed run
+    left a state there."""
     n_frames = model.cfg.n_frames
     train = corpus_fbanks(corpus, "train", tuple(P["train_on"]), n_frames, progress=progress)
     val = corpus_fbanks(corpus, "val", ("clips",), n_frames, limit=P["val_clips"])
     print(f"train {tuple(train.shape)}, val {tuple(val.shape)} ({train.element_size() * train.numel() / 1e6:.0f} MB as float16)")
-    return fit_audiomae(model, train, val, train_cfg, progress=progress)
+    return fit_audiomae(model, train, val, train_cfg, progress=progress, state_dir=state_dir)
 
 
 def plot_loss(history: dict[str, list[float]]) -> Figure:

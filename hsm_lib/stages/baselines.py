@@ -51,7 +51,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
     torch.manual_seed(train_cfg.seed)
     model = ResUNetFiLM(cfg)
     print(f"ResUNet-FiLM: {n_parameters(model) / 1e6:.2f} M parameters")
-    history = fit_resunet(model, train.audio, text, train_cfg, progress=progress)
+    history = fit_resunet(model, train.audio, text, train_cfg, progress=progress,
+                          state_dir=paths.resumable_state_dir(profile, "baselines", "resunet_film"))
     save_checkpoint(models_dir / "resunet_film", model, "resunet_film", cfg.to_dict(),
                     {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
     fig = saved(loss_figure(history, "waveform L1", "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")

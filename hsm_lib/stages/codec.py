@@ -55,7 +55,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Code
     disc = MultiScaleMelDiscriminator(DiscriminatorConfig(**P["discriminator"]), cfg.sample_rate)
     print(f"codec: {n_parameters(codec) / 1e6:.2f} M parameters, hop {cfg.hop} ({1000 * cfg.hop / cfg.sample_rate:.0f} ms), "
           f"{cfg.groups} groups x {cfg.codebook_size} codes = {cfg.bits_per_frame} bits/frame -> {cfg.bitrate / 1000:.1f} kbps")
-    history = fit_codec(codec, disc, training_waves(corpus), train_cfg, progress=progress)
+    history = fit_codec(codec, disc, training_waves(corpus), train_cfg, progress=progress,
+                        state_dir=paths.resumable_state_dir(profile, "codec", "codec"))
     save_checkpoint(paths.profile_dir(profile) / "models" / "codec", codec, "codec", cfg.to_dict(),
                     {"train": dataclasses.asdict(train_cfg), "bitrate": cfg.bitrate, "history": history})
     loss_fig = saved(plot_loss(history, train_cfg.adversarial_from), "codec_loss")

@@ -58,7 +58,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Eval
     torch.manual_seed(train_cfg.seed)
     model = EvalCLAP(cfg)
     flat = [c for caps in captions["train"] for c in caps]
-    history = fit_eval_clap(model, audio["train"], captions["train"], sentences(backbone, flat), train_cfg, progress=progress)
+    history = fit_eval_clap(model, audio["train"], captions["train"], sentences(backbone, flat), train_cfg, progress=progress,
+                            state_dir=paths.resumable_state_dir(profile, "eval_clap", "eval_clap"))
     save_checkpoint(models_dir / "eval_clap", model, "eval_clap", cfg.to_dict(),
                     {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
     recall = retrieval_table(model, backbone, audio["test"], captions["test"], history, profile)

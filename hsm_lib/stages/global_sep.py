@@ -52,7 +52,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Glob
     P = params if params is not None else profile_section("global_sep", profile)
     parser_table = parser_accuracy(paths.corpus_dir(profile))
     setup = load_setup(profile, P, progress)
-    h1, history = train_h1(setup, P, progress)
+    h1, history = train_h1(setup, P, progress, paths.resumable_state_dir(profile, "global_sep", "h1"))
     save_checkpoint(setup.models_dir / "h1", h1, "h1", h1.cfg.to_dict(),
                     {"train": dataclasses.asdict(setup.train_cfg), "history": history})
     loss_fig = saved(loss_figure(history, "(1 - cos) + L1", "H1 training loss (mean of {k} steps)"), "global_sep_loss")
@@ -76,15 +76,17 @@ def parser_accuracy(corpus: Path) -> str:
     return (paths.reports_dir() / "parser_accuracy.md").read_text()
 
 
-def train_h1(setup: SeparationSetup, P: dict, progress: bool = True) -> tuple[SeparationTransformer, dict[str, list[float]]]:
-    """Build H1 over [G_mix ; T_task ; T_cap] (audio_len 1) and train it; returns it and its history."""
+def train_h1(setup: SeparationSetup, P: dict, progress: bool = True,
+             state_dir: Path | None = None) -> tuple[SeparationTransformer, dict[str, list[float]]]:
+    """Build H1 over [G_mix ; T_task ; T_cap] (audio_len 1) and train it (resuming from ``state_dir``
+    if a killed run left a state there); returns it and its history."""
     qaudio, backbone = setup.qaudio, setup.backbone
     h1_cfg = NARConfig(audio_dim=qaudio.cfg.dim, text_dim=qaudio.cfg.dim, task_dim=backbone.dim, audio_len=1,
                        max_text=backbone.max_tokens + 1, **P["model"])
     torch.manual_seed(setup.train_cfg.seed)
     h1 = SeparationTransformer(h1_cfg)
     print(f"H1: {n_parameters(h1) / 1e6:.2f} M parameters")
-    return h1, fit_global(h1, setup.train, setup.train_cfg, progress=progress)
+    return h1, fit_global(h1, setup.train, setup.train_cfg, progress=progress, state_dir=state_dir)
 
 
 def plot_tsne(h1: SeparationTransformer, setup: SeparationSetup) -> Figure:

@@ -52,7 +52,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Join
     for m in (h1, h2):
         for p in m.parameters():
             p.requires_grad_(True)
-    history = fit_joint(h1, h2, setup.train, setup.train_cfg, progress=progress)
+    history = fit_joint(h1, h2, setup.train, setup.train_cfg, progress=progress,
+                        state_dir=paths.resumable_state_dir(profile, "joint_ft", "joint"))
     extra = {"train": dataclasses.asdict(setup.train_cfg), "history": history}
     save_checkpoint(setup.models_dir / "h1_joint", h1, "h1", h1.cfg.to_dict(), extra)
     save_checkpoint(setup.models_dir / "h2_joint", h2, "h2", h2.cfg.to_dict(), extra)

@@ -50,9 +50,11 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Loca
     h1 = load_model(setup.models_dir / "h1", setup.device)
     h2, single = build_models(setup, P["model"])
     train = dataclasses.asdict(setup.train_cfg)
-    h2_hist = fit_local(h2, setup.train, setup.train_cfg, progress=progress)
+    h2_hist = fit_local(h2, setup.train, setup.train_cfg, progress=progress,
+                        state_dir=paths.resumable_state_dir(profile, "local_sep", "h2"))
     save_checkpoint(setup.models_dir / "h2", h2, "h2", h2.cfg.to_dict(), {"train": train, "history": h2_hist})
-    single_hist = fit_local(single, setup.train, setup.train_cfg, single=True, progress=progress)
+    single_hist = fit_local(single, setup.train, setup.train_cfg, single=True, progress=progress,
+                            state_dir=paths.resumable_state_dir(profile, "local_sep", "single"))
     save_checkpoint(setup.models_dir / "single", single, "single", single.cfg.to_dict(), {"train": train, "history": single_hist})
     loss_fig = saved(plot_loss(h2_hist, single_hist), "local_sep_loss")
     write_local_table(score(setup.test, h1=h1, h2=h2, single=single), profile, len(setup.test.records))

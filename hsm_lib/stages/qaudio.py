@@ -71,13 +71,14 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> QAud
     inputs = load_inputs(mae, corpus, P["cache_features"], progress)
     all_train_captions = [c for caps in inputs.captions["train"] for c in caps]
     text_bank = CaptionFeatures(backbone, all_train_captions, cache=P["cache_features"])  # shared by both models
-    qaudio, q_cfg, lut, q_hist = train_qaudio(mae, backbone, inputs, text_bank, all_train_captions, P, train_cfg, progress)
+    qaudio, q_cfg, lut, q_hist = train_qaudio(mae, backbone, inputs, text_bank, all_train_captions, P, train_cfg, progress,
+                                             paths.resumable_state_dir(profile, "qaudio", "qaudio"))
     save_checkpoint(models_dir / "qaudio", qaudio, "qaudio", q_cfg.to_dict(),
                     {"text_backbone": P["text_backbone"], "train": dataclasses.asdict(train_cfg), "history": q_hist})
     torch.manual_seed(train_cfg.seed)
     clap = CLAPBaseline(CLAPConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, **P["clap"]))
     c_hist = fit_pairs(clap, inputs.S["train"], inputs.captions["train"], backbone, train_cfg, desc="CLAP-style", text_bank=text_bank,
-                      progress=progress)
+                      progress=progress, state_dir=paths.resumable_state_dir(profile, "qaudio", "clap_baseline"))
     save_checkpoint(models_dir / "clap_baseline", clap, "clap_baseline", clap.cfg.to_dict(),
                     {"text_backbone": P["text_backbone"], "train": dataclasses.asdict(train_cfg), "history": c_hist})
     loss_fig = saved(plot_loss(q_hist, c_hist), "qaudio_loss")
@@ -102,9 +103,11 @@ def load_inputs(mae: torch.nn.Module, corpus: Path, cache: bool, progress: bool)
 
 def train_qaudio(mae: torch.nn.Module, backbone: TextBackbone, inputs: _Inputs, text_bank: CaptionFeatures,
                  all_train_captions: list[str], P: dict[str, Any], train_cfg: QAudioTrainConfig,
-                 progress: bool = True) -> tuple[QAudio, QAudioConfig, torch.Tensor | None, dict[str, list[float]]]:
+                 progress: bool = True, state_dir: Path | None = None
+                 ) -> tuple[QAudio, QAudioConfig, torch.Tensor | None, dict[str, list[float]]]:
     """Build Q-Audio (its ITG head over the corpus's tokens or the whole vocabulary) and pretrain it.
-    Returns the model, its config, the vocabulary lookup (or None) and the history."""
+    Returns the model, its config, the vocabulary lookup (or None) and the history. Resumes from
+    ``state_dir`` if a killed run left a state there."""
     lut = caption_vocabulary(backbone, all_train_captions) if P["itg_vocab"] == "corpus" else None
     vocab = int(lut.max()) + 1 if lut is not None else backbone.vocab_size
     q_cfg = QAudioConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, vocab_size=vocab,
@@ -113,7 +116,7 @@ def train_qaudio(mae: torch.nn.Module, backbone: TextBackbone, inputs: _Inputs, 
     qaudio = QAudio(q_cfg, vocab_lut=lut)
     print(f"Q-Audio: {n_parameters(qaudio) / 1e6:.2f} M parameters; ITG over {vocab} classes")
     q_hist = fit_pairs(qaudio, inputs.S["train"], inputs.captions["train"], backbone, train_cfg, desc="Q-Audio", text_bank=text_bank,
-                      progress=progress)
+                      progress=progress, state_dir=state_dir)
     return qaudio, q_cfg, lut, q_hist
 
 

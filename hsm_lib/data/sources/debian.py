@@ -71,6 +71,13 @@ def _record(path: Path, *, source: str, family: str, root: Path, label: str, lic
     )
 
 
+def _named_by_file(files: list[Path], *, root: Path, source: str, family: str, license: str, **extra) -> list[Recording]:
+    """Records of ``files`` in order, each labelled by its normalised file name; unreadable ones skipped."""
+    recs = (_record(path, source=source, family=family, root=root, label=normalise_label(path.stem),
+                    license=license, **extra) for path in files)
+    return [rec for rec in recs if rec]
+
+
 # --- hydrogen-drumkits -------------------------------------------------------------------
 
 
@@ -119,14 +126,9 @@ def scan_wesnoth(root: Path | None = None) -> list[Recording]:
     root = Path(root) if root is not None else WESNOTH_ROOT
     if _missing(root, "wesnoth-1.16-data"):
         return []
-    out = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
-        label = normalise_label(path.stem)
-        rec = _record(path, source="wesnoth", family="wesnoth", root=root, label=label,
-                      license="GPL-2+ (Battle for Wesnoth; see /usr/share/doc/wesnoth-1.16-data/copyright)")
-        if rec:
-            out.append(rec)
-    return out
+    return _named_by_file(sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES),
+                          root=root, source="wesnoth", family="wesnoth",
+                          license="GPL-2+ (Battle for Wesnoth; see /usr/share/doc/wesnoth-1.16-data/copyright)")
 
 
 # --- lmms-common -------------------------------------------------------------------------
@@ -139,12 +141,9 @@ def scan_lmms(root: Path | None = None) -> list[Recording]:
         return []
     out = []
     for folder in LMMS_SOUND_FOLDERS:
-        for path in sorted(p for p in (root / folder).glob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
-            label = normalise_label(path.stem)
-            rec = _record(path, source="lmms", family="lmms", root=root, label=label,
-                          license="GPL-2+ (LMMS; see /usr/share/doc/lmms-common/copyright)", folder=folder)
-            if rec:
-                out.append(rec)
+        out += _named_by_file(sorted(p for p in (root / folder).glob("*") if p.suffix.lower() in AUDIO_SUFFIXES),
+                              root=root, source="lmms", family="lmms",
+                              license="GPL-2+ (LMMS; see /usr/share/doc/lmms-common/copyright)", folder=folder)
     return out
 
 
