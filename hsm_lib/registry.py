@@ -26,6 +26,7 @@ from hsm_lib.models.eval_clap import EvalCLAP, EvalCLAPConfig
 from hsm_lib.models.nar import NARConfig, SeparationTransformer
 from hsm_lib.models.qaudio import QAudio, QAudioConfig
 from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
+from hsm_lib.models.stft_codec import STFTCodec, STFTCodecConfig
 
 
 # kind (as stored in config.json) -> (model class, config class)
@@ -33,7 +34,8 @@ KINDS: dict[str, tuple[type[torch.nn.Module], type]] = {
     "audiomae": (AudioMAE, AudioMAEConfig),
     "qaudio": (QAudio, QAudioConfig),
     "clap_baseline": (CLAPBaseline, CLAPConfig),
-    "codec": (Codec, CodecConfig),
+    "codec": (Codec, CodecConfig),                  # the waveform codec (strided convolutions)
+    "stft_codec": (STFTCodec, STFTCodecConfig),     # the STFT-domain gain-shape codec (TF-Codec-like)
     "acoustic_lm": (AcousticLM, AcousticLMConfig),
     "h1": (SeparationTransformer, NARConfig),       # the global stage, H1
     "h2": (SeparationTransformer, NARConfig),       # the local stage, H2

@@ -1,7 +1,8 @@
 """Every system on every test set (paper Sec. V-A, V-B; Tables II-IV and the ceilings).
 
 Systems: the ResUNet-FiLM baseline (extraction), Ours_single and Ours, each with the extraction
-and the removal instruction of the same triplet (same target), and, on the mixed set, the
+and the removal instruction of the same triplet (same target); the calibration rows (the target
+through Opus 6 kbps, low-passed at 4 kHz, and the interferer as output); and, on the mixed set, the
 ceilings: codec resynthesis of the target, the target's S through the acoustic decoder, H2 with
 the oracle G_tgt through the acoustic decoder, and the ideal ratio mask. Every output is scored
 against the target with KL and the AFSim stand-in (aisfx tagger), LSD and mel-PSNR
@@ -17,12 +18,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from hsm_lib.eval.calibration import CALIBRATION, MIXTURE, calibration_outputs
 from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr_improvement
 from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
 BASELINE = "ResUNet-FiLM (AudioSep architecture, same data)"
-MIXTURE = "mixture, unprocessed (the floor)"
-SYSTEMS = (MIXTURE, BASELINE, "Ours_single (extraction)", "Ours (extraction)", "Ours_single (removal)", "Ours (removal)")
+SYSTEMS = (MIXTURE, *CALIBRATION, BASELINE, "Ours_single (extraction)", "Ours (extraction)", "Ours_single (removal)", "Ours (removal)")
 CEILINGS = ("codec resynthesis of the target", "target S -> acoustic LM -> codec", "oracle G_tgt -> H2 -> acoustic decoder",
             "ideal ratio mask (mixture phase)")
 METRICS = ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")
@@ -90,6 +91,7 @@ def separate_set(examples, h1, h2, single, separator, baseline, baseline_text: t
     targets = np.stack([it["target"] for it in items])
     mixtures = np.stack([it["mixture"] for it in items])
     out[MIXTURE] = mixtures.astype(np.float32)
+    out.update(calibration_outputs(targets, np.stack([it["other"] for it in items])))
     with torch.no_grad():
         for i in range(0, n, batch_size):
             sl = slice(i, min(i + batch_size, n))

@@ -30,6 +30,7 @@ from torch import nn
 from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.models.config import ModelConfig
 
+
 @dataclass
 class CodecConfig(ModelConfig):
     sample_rate: int = SAMPLE_RATE
@@ -134,6 +135,20 @@ class Decoder(nn.Module):
         return self.net(latent)
 
 
+@dataclass
+class VQSettings:
+    """What :class:`GroupVQ` reads (a :class:`CodecConfig` has the same fields): ``groups``
+    codebooks of ``codebook_size`` codes over ``latent_dim / groups`` channels each."""
+
+    groups: int
+    codebook_size: int
+    latent_dim: int
+    ema_decay: float = 0.99
+    commitment: float = 0.25
+    dead_code_threshold: float = 0.1
+    usage_decay: float = 0.9
+
+
 class GroupVQ(nn.Module):
     """``groups`` independent codebooks, one per slice of the latent's channels.
 
@@ -144,7 +159,7 @@ class GroupVQ(nn.Module):
     current batch.
     """
 
-    def __init__(self, cfg: CodecConfig):
+    def __init__(self, cfg: CodecConfig | VQSettings):
         super().__init__()
         self.g, self.k, self.d = cfg.groups, cfg.codebook_size, cfg.latent_dim // cfg.groups
         self.decay, self.beta, self.threshold = cfg.ema_decay, cfg.commitment, cfg.dead_code_threshold

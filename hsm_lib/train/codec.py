@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from hsm_lib.models.codec import Codec
-from hsm_lib.models.codec_losses import (MultiResolutionSpectralLoss, MultiScaleMelDiscriminator, discriminator_loss,
-                                         feature_matching_loss, generator_adversarial_loss)
+from hsm_lib.models.stft_codec import STFTCodec
+from hsm_lib.config import ConfigError
+from hsm_lib.models.codec_losses import (CompressedSpectralLoss, MultiResolutionSpectralLoss, MultiScaleMelDiscriminator,
+                                         discriminator_loss, feature_matching_loss, generator_adversarial_loss)
 from hsm_lib.train.common import warmup_cosine
 from hsm_lib.train.loop import Trainer, TrainConfig, adamw
 
@@ -30,9 +32,27 @@ class CodecTrainConfig(TrainConfig):
     # from step 0 stalled learning (spectral loss flat over 100 steps at the cpu size, against
     # 4.9 -> 3.7 with a 40-step warm-up); not in the paper, our choice.
     quantizer_warmup: int = 0
+    # The reconstruction loss: "multires" (spectral convergence + log-STFT + log-mel L1 over 4
+    # resolutions) or "compressed" (TF-Codec's compressed-magnitude and complex MSE + log-mel L1,
+    # per STFT frame normalised when frame_normalised).
+    loss: str = "multires"
+    frame_normalised: bool = True
+    mel_weight: float = 0.25          # the compressed loss's log-mel L1 weight (TF-Codec: 0.25)
     spectral_weight: float = 15.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
+
+
+LOSSES = ("multires", "compressed")
+
+
+def reconstruction_loss(cfg: CodecTrainConfig, sample_rate: int) -> torch.nn.Module:
+    """The configured reconstruction loss module (estimate, reference) -> scalar."""
+    if cfg.loss == "multires":
+        return MultiResolutionSpectralLoss(sample_rate)
+    if cfg.loss == "compressed":
+        return CompressedSpectralLoss(sample_rate, mel_weight=cfg.mel_weight, frame_normalised=cfg.frame_normalised)
+    raise ConfigError(f"codec train.loss must be one of {', '.join(LOSSES)}, got {cfg.loss!r}")
 
 
 def random_segments(waves: np.ndarray, n: int, length: int, rng: np.random.Generator, min_rms: float = 1e-3) -> torch.Tensor:
@@ -52,7 +72,7 @@ def random_segments(waves: np.ndarray, n: int, length: int, rng: np.random.Gener
     return torch.from_numpy(out)
 
 
-def fit_codec(codec: Codec, disc: MultiScaleMelDiscriminator, waves: np.ndarray, cfg: CodecTrainConfig,
+def fit_codec(codec: Codec | STFTCodec, disc: MultiScaleMelDiscriminator, waves: np.ndarray, cfg: CodecTrainConfig,
               progress: bool = True, state_dir: str | Path | None = None) -> dict[str, list[float]]:
     """Train ``codec`` and ``disc`` in place on random segments of ``waves`` [N, L] (no text).
 
@@ -65,7 +85,7 @@ def fit_codec(codec: Codec, disc: MultiScaleMelDiscriminator, waves: np.ndarray,
     opt_d = adamw([disc], cfg.lr_disc, cfg.weight_decay, cfg.betas, cfg.decay_all_params)
     sched_d = warmup_cosine(opt_d, cfg.warmup_steps, cfg.steps)
     run.extra_state.update({"discriminator": disc, "disc_optimizer": opt_d, "disc_scheduler": sched_d})
-    spectral = MultiResolutionSpectralLoss(codec.cfg.sample_rate).to(run.device)
+    spectral = reconstruction_loss(cfg, codec.cfg.sample_rate).to(run.device)
     length = int(round(cfg.segment_seconds * codec.cfg.sample_rate)) // codec.cfg.hop * codec.cfg.hop
 
     def step(step: int, _):

@@ -1,0 +1,46 @@
+"""How the tagger hears a codec's output: KL and embedding cosine against the clean target, with
+LSD and mel-PSNR, beside the calibration rows built from the same clips (the codec report's
+ablation table and its "as the tagger hears it" table).
+
+KL and cosine are what Tables II-III score separated outputs with (aisfx tagger, UCS head), so a
+codec whose resynthesis scores badly here bounds every generative output from below.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from hsm_lib.eval.metrics import lsd, mel_psnr
+from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
+
+METRICS = ("kl", "cos", "lsd", "psnr")
+HEADERS = ["KL (lower)", "embedding cosine (higher)", "LSD (lower)", "mel-PSNR (higher)"]
+
+
+def tagger_scores(outputs: np.ndarray, targets: np.ndarray, tagger: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                  target_tags: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per-clip KL(target || output), tagger-embedding cosine, LSD and mel-PSNR of ``outputs``
+    against ``targets`` (both [N, L], 16 kHz). ``target_tags``: the tagger's (embeddings, log-probs)
+    of ``targets``, if already computed."""
+    emb_t, logp_t = target_tags if target_tags is not None else tagger(targets)
+    emb, logp = tagger(outputs)
+    return {"kl": kl_divergence(logp_t, logp), "cos": embedding_cosine(emb_t, emb),
+            "lsd": np.array([lsd(o, t) for o, t in zip(outputs, targets)]),
+            "psnr": np.array([mel_psnr(o, t) for o, t in zip(outputs, targets)])}
+
+
+def mean_ci(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """Mean and the half-width of its normal-approximation 95 % confidence interval over clips."""
+    values = np.asarray(values, np.float64)
+    half = z * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return float(values.mean()), float(half)
+
+
+def score_rows(scores: dict[str, dict[str, np.ndarray]]) -> list[list]:
+    """Rows [name, "mean ± ci" per metric] of ``scores`` {row name: {metric: [N]}}."""
+    def cell(v: np.ndarray) -> str:
+        m, h = mean_ci(v)
+        return f"{m:.2f} ± {h:.2f}"
+    return [[name, *(cell(s[m]) for m in METRICS)] for name, s in scores.items()]

@@ -1,0 +1,265 @@
+"""A causal STFT-domain codec with gain-shape group VQ, in the spirit of TF-Codec (paper Sec. III-E2).
+
+The paper's codec is TF-Codec (Jiang et al., "Latent-Domain Predictive Neural Speech Coding",
+2023), retrained for general audio at 6 kbps. Its weights are not public; this is our own codec
+after its design:
+
+* analysis: STFT with a 20 ms Hann window and a 5 ms hop, magnitude compressed to the power
+  ``compress`` (0.3) with the phase kept: the compressed complex spectrum, real and imaginary
+  parts as channels. Frames are windowed on past samples only (left padding), and 4 STFT frames
+  make one 20 ms codec frame (50 Hz);
+* gain-shape coding: each codec frame's energy (the RMS of its compressed spectrum, in dB) is
+  coded apart from its shape by a uniform scalar quantizer, one token of the frame; the shape
+  (the compressed spectrum divided by that gain) goes through causal dilated 1-D convolutions
+  into a latent coded by group VQ. Dynamics (how loud events are against the quiet floor) are
+  then exact to a fraction of a dB whatever the network learns, which a waveform codec trained
+  briefly gets badly wrong (shared/QUALITY.md);
+* synthesis: the mirror convolutions predict the compressed complex shape of the 4 STFT frames,
+  the decoded gain scales it, decompression restores the magnitude, and overlap-add of the
+  inverse FFTs gives the waveform.
+
+Tokens: ``[B, T_a, groups]``, groups - 1 shape codebooks and, last, the gain index; all of
+``codebook_size`` values, so the acoustic LM sees the same kind of tokens as from :class:`Codec`.
+Bitrate = 50 x groups x log2(codebook_size) = 6000 bit/s at 12 x 1024.
+
+Causality: the encoder's latent frame t depends on samples up to the end of frame t only. The
+decoder's frame t writes 4 windows that reach 15 ms (the window overlap) before the frame, so an
+output sample is final one codec frame after the frame that holds it (20 ms frame + 15 ms
+overlap of algorithmic latency).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.models.codec import CausalConv1d, GroupVQ, VQSettings
+from hsm_lib.models.config import ModelConfig
+
+
+HEADS = ("complex", "mag_phase")
+
+
+@dataclass
+class STFTCodecConfig(ModelConfig):
+    sample_rate: int = SAMPLE_RATE
+    window: int = 320                 # 20 ms Hann analysis/synthesis window (TF-Codec)
+    stft_hop: int = 80                # 5 ms
+    frames_per_token: int = 4         # STFT frames per codec frame: 4 x 5 ms = 20 ms, 50 Hz
+    compress: float = 0.3             # |X| -> |X| ** 0.3, phase kept (TF-Codec)
+    channels: int = 256               # width of the causal convolution stacks
+    blocks: int = 4                   # dilated residual blocks (dilation 1, 2, 4, ...) in each stack
+    kernel: int = 3
+    latent_dim: int = 88              # shape latent = (groups - 1) x per-group code width
+    groups: int = 12                  # token groups per frame: groups - 1 shape codebooks + 1 gain
+    codebook_size: int = 1024         # 10 bits per group and frame
+    gain_min_db: float = -45.0        # range of the coded gain: dB of the compressed spectrum's RMS
+    gain_max_db: float = 15.0         # (x 1/0.3 in signal dB: about 200 dB of range)
+    ema_decay: float = 0.99
+    commitment: float = 0.25
+    dead_code_threshold: float = 0.1
+    usage_decay: float = 0.9
+    # What the decoder predicts per STFT bin: "complex" (real and imaginary parts of the compressed
+    # spectrum, TF-Codec) or "mag_phase" (log compressed magnitude and a phase angle, Vocos). A
+    # complex MSE under phase uncertainty shrinks the predicted magnitude towards zero; the
+    # mag_phase head keeps the magnitude apart from the phase.
+    head: str = "complex"
+
+    def __post_init__(self) -> None:
+        if self.groups < 2:
+            raise ValueError("groups counts the gain group and at least one shape group")
+        if self.latent_dim % (self.groups - 1):
+            raise ValueError(f"latent_dim {self.latent_dim} does not split into {self.groups - 1} shape groups")
+        if self.codebook_size & (self.codebook_size - 1):
+            raise ValueError("codebook_size must be a power of two (a whole number of bits)")
+        if self.window % self.stft_hop or self.window < self.stft_hop:
+            raise ValueError("the window must be a whole number of STFT hops")
+        if self.gain_max_db <= self.gain_min_db:
+            raise ValueError("gain_max_db must exceed gain_min_db")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+
+    @property
+    def hop(self) -> int:
+        """Samples per codec frame (320: 20 ms)."""
+        return self.stft_hop * self.frames_per_token
+
+    @property
+    def bins(self) -> int:
+        return self.window // 2 + 1
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+    @property
+    def bits_per_frame(self) -> int:
+        return self.groups * int(math.log2(self.codebook_size))
+
+    @property
+    def bitrate(self) -> float:
+        """Bits per second."""
+        return self.frame_rate * self.bits_per_frame
+
+
+class _Block(nn.Module):
+    """Causal dilated residual block: x + conv1x1(GELU(causal conv(GELU(x))))."""
+
+    def __init__(self, ch: int, kernel: int, dilation: int):
+        super().__init__()
+        self.conv = CausalConv1d(ch, ch, kernel, dilation=dilation)
+        self.mix = nn.Conv1d(ch, ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mix(F.gelu(self.conv(F.gelu(x))))
+
+
+def _stack(c_in: int, ch: int, c_out: int, cfg: STFTCodecConfig) -> nn.Sequential:
+    return nn.Sequential(CausalConv1d(c_in, ch, cfg.kernel), *(_Block(ch, cfg.kernel, 2 ** i) for i in range(cfg.blocks)),
+                         nn.GELU(), nn.Conv1d(ch, c_out, 1))
+
+
+class STFTCodec(nn.Module):
+    """``encode(wave) -> tokens [B, T_a, G]`` and ``decode(tokens) -> wave``, as :class:`Codec`."""
+
+    def __init__(self, cfg: STFTCodecConfig):
+        super().__init__()
+        self.cfg = cfg
+        spec_ch = 2 * cfg.bins * cfg.frames_per_token          # real + imaginary, 4 frames stacked
+        self.encoder = _stack(spec_ch + 1, cfg.channels, cfg.latent_dim, cfg)      # + the frame's log-gain
+        self.quantizer = GroupVQ(VQSettings(cfg.groups - 1, cfg.codebook_size, cfg.latent_dim, cfg.ema_decay,
+                                            cfg.commitment, cfg.dead_code_threshold, cfg.usage_decay))
+        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, spec_ch, cfg)
+        self.register_buffer("window", torch.hann_window(cfg.window), persistent=False)
+
+    # --- the STFT and its inverse ------------------------------------------------------------
+
+    def _pad(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.dim() == 3 and wave.shape[1] == 1:
+            wave = wave[:, 0]
+        if wave.dim() != 2:
+            raise ValueError(f"codec expects a mono waveform [B, T] or [B, 1, T], got {list(wave.shape)}")
+        return F.pad(wave, (0, (-wave.shape[-1]) % self.cfg.hop))   # whole codec frames
+
+    def spectrum(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveform [B, L] (L a multiple of hop) -> complex STFT [B, bins, L / stft_hop]; frame k
+        holds the window that ends at sample (k + 1) * stft_hop (past samples only)."""
+        cfg = self.cfg
+        x = F.pad(wave, (cfg.window - cfg.stft_hop, 0))
+        frames = x.unfold(-1, cfg.window, cfg.stft_hop) * self.window       # [B, K, window]
+        return torch.fft.rfft(frames, dim=-1).transpose(1, 2)
+
+    def waveform(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex STFT [B, bins, K] -> waveform [B, K * stft_hop] by weighted overlap-add."""
+        cfg = self.cfg
+        b, _, k = spec.shape
+        frames = torch.fft.irfft(spec.transpose(1, 2), n=cfg.window, dim=-1) * self.window   # [B, K, window]
+        length = (k - 1) * cfg.stft_hop + cfg.window
+        fold = lambda f: F.fold(f.transpose(1, 2), (1, length), (1, cfg.window), stride=(1, cfg.stft_hop))[:, 0, 0]
+        out = fold(frames)
+        env = fold(self.window.pow(2).expand(1, k, -1))
+        # The last windows of a clip have no successors to overlap with: fade there rather than
+        # divide by a vanishing envelope (the interior envelope is 1.5 for Hann at 75 % overlap).
+        out = out / env.clamp_min(0.5)
+        return out[:, cfg.window - cfg.stft_hop:]
+
+    def compressed(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex [B, bins, K] -> compressed complex |X| ** c * e^{j phase}."""
+        mag = spec.abs()
+        return spec * (mag.clamp_min(1e-9) ** (self.cfg.compress - 1))
+
+    def decompressed(self, comp: torch.Tensor) -> torch.Tensor:
+        mag = comp.abs()
+        return comp * (mag.clamp_min(1e-9) ** (1 / self.cfg.compress - 1))
+
+    # --- gain and shape ---------------------------------------------------------------------
+
+    def _frames(self, comp: torch.Tensor) -> torch.Tensor:
+        """Compressed complex [B, bins, 4T] -> real channels [B, 2 * bins * 4, T]."""
+        b, f, k = comp.shape
+        x = torch.view_as_real(comp).reshape(b, f, k // self.cfg.frames_per_token, self.cfg.frames_per_token, 2)
+        return x.permute(0, 4, 3, 1, 2).reshape(b, -1, k // self.cfg.frames_per_token)
+
+    def _unframes(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_frames`: [B, 2 * bins * 4, T] -> complex [B, bins, 4T]."""
+        cfg = self.cfg
+        b, _, t = x.shape
+        x = x.reshape(b, 2, cfg.frames_per_token, cfg.bins, t).permute(0, 3, 4, 2, 1)
+        return torch.view_as_complex(x.reshape(b, cfg.bins, t * cfg.frames_per_token, 2).contiguous())
+
+    def gain_db(self, frames: torch.Tensor) -> torch.Tensor:
+        """[B, C, T] compressed-spectrum channels -> each codec frame's RMS in dB [B, T]."""
+        return 10 * torch.log10(frames.pow(2).mean(1) + 1e-12)
+
+    def gain_codes(self, gain_db: torch.Tensor) -> torch.Tensor:
+        """dB [B, T] -> uniform quantizer indices [B, T] in [0, codebook_size)."""
+        cfg = self.cfg
+        pos = (gain_db - cfg.gain_min_db) / (cfg.gain_max_db - cfg.gain_min_db) * (cfg.codebook_size - 1)
+        return pos.round().clamp(0, cfg.codebook_size - 1).long()
+
+    def gain_values(self, codes: torch.Tensor) -> torch.Tensor:
+        """Indices [B, T] -> dB [B, T] (the quantizer's levels)."""
+        cfg = self.cfg
+        return cfg.gain_min_db + codes.float() / (cfg.codebook_size - 1) * (cfg.gain_max_db - cfg.gain_min_db)
+
+    def _gain_channel(self, gain_db: torch.Tensor) -> torch.Tensor:
+        """dB [B, T] -> a normalised conditioning channel [B, 1, T] for both stacks."""
+        cfg = self.cfg
+        mid, half = (cfg.gain_max_db + cfg.gain_min_db) / 2, (cfg.gain_max_db - cfg.gain_min_db) / 2
+        return ((gain_db - mid) / half).unsqueeze(1)
+
+    def _analyse(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Waveform -> (shape latent [B, latent_dim, T], gain codes [B, T], quantized gain dB [B, T])."""
+        frames = self._frames(self.compressed(self.spectrum(self._pad(wave))))
+        gain_codes = self.gain_codes(self.gain_db(frames))
+        gain = self.gain_values(gain_codes)
+        shape = frames / (10 ** (gain / 20)).unsqueeze(1)
+        return self.encoder(torch.cat([shape, self._gain_channel(gain)], 1)), gain_codes, gain
+
+    def _head(self, out: torch.Tensor) -> torch.Tensor:
+        """Decoder output [B, 2 * bins * 4, T] -> the compressed complex shape as real channels
+        (real parts, then imaginary parts, as :meth:`_frames` lays them out)."""
+        if self.cfg.head == "complex":
+            return out
+        b, _, t = out.shape
+        log_mag, phase = out.reshape(b, 2, -1, t).unbind(1)
+        mag = torch.exp(log_mag.clamp(max=6.0))      # a unit-RMS shape never needs e^6
+        return torch.cat([mag * torch.cos(phase), mag * torch.sin(phase)], 1)
+
+    def _synthesise(self, latent: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """Shape latent [B, latent_dim, T] and gain dB [B, T] -> waveform [B, T * hop]."""
+        shape = self._head(self.decoder(torch.cat([latent, self._gain_channel(gain)], 1)))
+        return self.waveform(self.decompressed(self._unframes(shape * (10 ** (gain / 20)).unsqueeze(1))))
+
+    # --- the public calls -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveform [B, T] (16 kHz, in [-1, 1]) -> tokens [B, ceil(T / hop), G] (int64; the gain last)."""
+        latent, gain_codes, _ = self._analyse(wave)
+        return torch.cat([self.quantizer.codes(latent), gain_codes.unsqueeze(-1)], -1)
+
+    @torch.no_grad()
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
+        if tokens.dim() != 3 or tokens.shape[-1] != self.cfg.groups:
+            raise ValueError(f"tokens must be [B, T_a, {self.cfg.groups}], got {list(tokens.shape)}")
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.cfg.codebook_size):
+            raise ValueError(f"token ids must lie in [0, {self.cfg.codebook_size})")
+        return self._synthesise(self.quantizer.lookup(tokens[..., :-1]), self.gain_values(tokens[..., -1]))
+
+    def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss), as
+        :meth:`Codec.forward`; ``quantize=False`` leaves the shape latent unquantized (the gain
+        is always quantized: it has nothing to learn)."""
+        latent, gain_codes, gain = self._analyse(wave)
+        if quantize:
+            latent, shape_codes, commit = self.quantizer(latent)
+        else:
+            shape_codes, commit = self.quantizer.codes(latent.detach()), latent.new_zeros(())
+        return self._synthesise(latent, gain), torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit
