@@ -312,3 +312,27 @@ def test_unigram_entropy():
     assert unigram_entropy(torch.zeros(2, 5, 3, dtype=torch.int16), 16) == 0.0
     mixed = torch.stack([torch.zeros(8, dtype=torch.long), torch.arange(8)], dim=-1)[None]  # groups: 0 and log 8
     assert unigram_entropy(mixed, 8) == pytest.approx(math.log(8) / 2)
+
+
+def test_mismatched_conditions_reveal_an_lm_that_reads_s():
+    """An LM trained where the condition decides the tokens scores far worse under another clip's
+    condition; an LM given identical conditions scores the same either way."""
+    from hsm_lib.train.acoustic_lm import RolledConditions, mismatched_ce, teacher_forced_ce
+
+    cond = torch.arange(4.0)[:, None, None].expand(4, 10, 12).clone()
+    assert torch.equal(RolledConditions(cond)[torch.tensor([0, 3])], cond[[1, 0]])
+    with pytest.raises(ValueError, match="2 clips"):
+        RolledConditions(cond[:1])
+    torch.manual_seed(0)
+    lm = AcousticLM(AcousticLMConfig(**LM))
+    tokens = torch.stack([torch.full((7, 3), 3 * i + 1) for i in range(4)])   # clip i: every code 3i + 1
+    opt = torch.optim.Adam(lm.parameters(), lr=3e-3)
+    for _ in range(120):
+        loss = lm.loss(cond, tokens)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    matched, other = teacher_forced_ce(lm, cond, tokens), mismatched_ce(lm, cond, tokens)
+    assert matched < 0.1 and other > matched + 1.0
+    same = cond[:1].expand(4, 10, 12)
+    assert mismatched_ce(lm, same, tokens) == pytest.approx(teacher_forced_ce(lm, same, tokens), rel=1e-6)

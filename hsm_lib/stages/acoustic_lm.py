@@ -20,12 +20,14 @@ from hsm_lib import paths
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
+from hsm_lib.eval.calibration import MIXTURE, calibration_outputs
 from hsm_lib.eval.ceilings import ceilings, write_ceilings
 from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
 from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig, pad_generated
 from hsm_lib.registry import load_model
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
-from hsm_lib.train.acoustic_lm import LMTrainConfig, encode_tokens, fit_acoustic_lm, teacher_forced_ce, unigram_entropy
+from hsm_lib.train.acoustic_lm import (LMTrainConfig, encode_tokens, fit_acoustic_lm, mismatched_ce, teacher_forced_ce,
+                                      unigram_entropy)
 from hsm_lib.train.common import resolve_device
 
 Waves = Callable[[np.ndarray], np.ndarray]  # [N, L] -> [N, L]
@@ -38,6 +40,7 @@ class AcousticLMResult:
     lm: AcousticLM
     history: dict[str, list[float]]
     teacher_forced_ce: float           # nats per token on the test targets' tokens
+    mismatched_ce: float               # the same tokens, each under another clip's S
     unigram_entropy: float             # nats per token of a code-frequency model
     ceilings: str                      # ceilings_acoustic, Markdown
     loss_figure: Figure
@@ -97,21 +100,28 @@ def acoustic_ceilings(lm: AcousticLM, frozen: _Frozen, tokens: torch.Tensor, cor
     mae, codec = frozen.mae, frozen.codec
     mixed = TripletSet(corpus / "testsets", "mixed")
     n = min(P["eval_clips"], len(mixed))
-    targets = np.stack([mixed[i]["target"] for i in range(n)])
+    items = [mixed[i] for i in range(n)]
+    targets = np.stack([it["target"] for it in items])
     target_S = AudioMAEFeatures(mae, targets, mae.cfg.n_frames, frozen.mean, frozen.std, cache=True)
-    test_ce = teacher_forced_ce(lm, target_S, encode_tokens(codec, targets))
+    target_tokens = encode_tokens(codec, targets)
+    test_ce = teacher_forced_ce(lm, target_S, target_tokens)
+    other_ce = mismatched_ce(lm, target_S, target_tokens)
     unigram = unigram_entropy(tokens, codec.cfg.codebook_size)
     uniform = np.log(codec.cfg.codebook_size)
-    print(f"teacher-forced cross-entropy on the {n} targets: {test_ce:.3f} nats/token "
-          f"(code-frequency model: {unigram:.3f}; uniform: {uniform:.3f})")
+    print(f"teacher-forced cross-entropy on the {n} targets: {test_ce:.3f} nats/token with their own S, "
+          f"{other_ce:.3f} with another clip's S (code-frequency model: {unigram:.3f}; uniform: {uniform:.3f})")
     gen = torch.Generator().manual_seed(train_cfg.seed)
     systems = {"codec resynthesis (encode -> decode)": resynthesis(codec, frozen.device),
                "target S -> acoustic LM -> codec": through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)}
+    calibration = {**calibration_outputs(targets, np.stack([it["other"] for it in items])),
+                   MIXTURE: np.stack([it["mixture"] for it in items]).astype(np.float32)}
+    systems.update({name: (lambda _, out=out: out) for name, out in calibration.items()})  # built from the same clips
     scores = ceilings(targets, systems, P["visqol_clips"])
-    write_ceilings(scores, profile, n, P["visqol_clips"], notes=ceiling_notes(lm, train_cfg, len(tokens), P["sampling"], test_ce, unigram, uniform),
-                   data={"teacher_forced_ce": test_ce, "unigram_entropy": unigram, "lm_parameters": n_parameters(lm)})
+    write_ceilings(scores, profile, n, P["visqol_clips"], notes=ceiling_notes(lm, train_cfg, len(tokens), P["sampling"], test_ce, other_ce, unigram, uniform),
+                   data={"teacher_forced_ce": test_ce, "mismatched_s_ce": other_ce, "unigram_entropy": unigram,
+                         "lm_parameters": n_parameters(lm)})
     table = (paths.reports_dir() / "ceilings_acoustic.md").read_text()
-    return AcousticLMResult(lm, history, test_ce, unigram, table, fig)
+    return AcousticLMResult(lm, history, test_ce, other_ce, unigram, table, fig)
 
 
 def resynthesis(codec: torch.nn.Module, device: torch.device) -> Waves:
@@ -142,11 +152,14 @@ def through_lm(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeature
 
 
 def ceiling_notes(lm: AcousticLM, train_cfg: LMTrainConfig, n_train: int, sampling: dict[str, Any],
-                  test_ce: float, unigram: float, uniform: float) -> list[str]:
+                  test_ce: float, other_ce: float, unigram: float, uniform: float) -> list[str]:
     """The notes under the ceilings table: the LM's size and training, and its cross-entropy."""
     cfg = lm.cfg
     return [f"Acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters, {cfg.layers} layers x {cfg.heads} heads x {cfg.dim}, "
             f"trained {train_cfg.steps} steps of batch {train_cfg.batch_size} on {n_train} clean training clips; "
             f"sampling temperature {sampling['temperature']}, top-k {sampling['top_k']}.",
-            f"Teacher-forced cross-entropy on these targets' codec tokens: {test_ce:.3f} nats per token; "
-            f"a model that knows only each group's code frequencies scores {unigram:.3f}, uniform {uniform:.3f}."]
+            f"Teacher-forced cross-entropy on these targets' codec tokens: {test_ce:.3f} nats per token with their own S, "
+            f"{other_ce:.3f} with another clip's S (the gap, {other_ce - test_ce:.3f}, is how much the LM uses S); "
+            f"a model that knows only each group's code frequencies scores {unigram:.3f}, uniform {uniform:.3f}.",
+            "Calibration rows (the target through Opus 6 kbps, low-passed at 4 kHz, the interferer, the mixture) are "
+            "built from the same clips."]

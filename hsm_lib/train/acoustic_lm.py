@@ -69,6 +69,28 @@ def teacher_forced_ce(lm: AcousticLM, cond, tokens: torch.Tensor, batch_size: in
     return total / count
 
 
+class RolledConditions:
+    """``cond`` with every clip's condition replaced by the next clip's (clip i gets clip i + 1's,
+    the last gets the first's): the matched-vs-mismatched test of whether an LM reads S at all."""
+
+    def __init__(self, cond, shift: int = 1):
+        if len(cond) < 2:
+            raise ValueError("mismatching conditions needs at least 2 clips")
+        self.cond, self.shift = cond, shift
+
+    def __len__(self) -> int:
+        return len(self.cond)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        return self.cond[(torch.as_tensor(idx) + self.shift) % len(self.cond)]
+
+
+def mismatched_ce(lm: AcousticLM, cond, tokens: torch.Tensor, batch_size: int = 16) -> float:
+    """:func:`teacher_forced_ce` with each clip's tokens scored under another clip's condition. An
+    LM that uses S scores clearly worse here than with the matched S; one that ignores S, the same."""
+    return teacher_forced_ce(lm, RolledConditions(cond), tokens, batch_size)
+
+
 def unigram_entropy(tokens: torch.Tensor, codebook_size: int) -> float:
     """Mean over groups of the entropy (nats) of each group's code frequencies in ``tokens`` [N, T_a, G].
 
