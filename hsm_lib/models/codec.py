@@ -31,8 +31,31 @@ from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.models.config import ModelConfig
 
 
+class Bitrate:
+    """Frame rate and bitrate of a codec config with ``sample_rate``, ``hop`` (samples per token
+    frame), ``groups`` and ``codebook_size`` (shared by both codecs' configs)."""
+
+    sample_rate: int
+    groups: int
+    codebook_size: int
+    hop: int
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+    @property
+    def bits_per_frame(self) -> int:
+        return self.groups * int(math.log2(self.codebook_size))
+
+    @property
+    def bitrate(self) -> float:
+        """Bits per second."""
+        return self.frame_rate * self.bits_per_frame
+
+
 @dataclass
-class CodecConfig(ModelConfig):
+class CodecConfig(Bitrate, ModelConfig):
     sample_rate: int = SAMPLE_RATE
     channels: int = 32                      # width after the first convolution; doubles per downsampling
     strides: list[int] = field(default_factory=lambda: [2, 4, 5, 8])  # hop = product = 320 (20 ms)
@@ -55,18 +78,13 @@ class CodecConfig(ModelConfig):
     def hop(self) -> int:
         return math.prod(self.strides)
 
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop
 
-    @property
-    def bits_per_frame(self) -> int:
-        return self.groups * int(math.log2(self.codebook_size))
-
-    @property
-    def bitrate(self) -> float:
-        """Bits per second."""
-        return self.frame_rate * self.bits_per_frame
+def check_tokens(tokens: torch.Tensor, cfg: Bitrate) -> None:
+    """Raise ValueError unless ``tokens`` is [B, T_a, groups] with ids in [0, codebook_size)."""
+    if tokens.dim() != 3 or tokens.shape[-1] != cfg.groups:
+        raise ValueError(f"tokens must be [B, T_a, {cfg.groups}], got {list(tokens.shape)}")
+    if tokens.numel() and (tokens.min() < 0 or tokens.max() >= cfg.codebook_size):
+        raise ValueError(f"token ids must lie in [0, {cfg.codebook_size})")
 
 
 class CausalConv1d(nn.Conv1d):
@@ -259,10 +277,7 @@ class Codec(nn.Module):
     @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
-        if tokens.dim() != 3 or tokens.shape[-1] != self.cfg.groups:
-            raise ValueError(f"tokens must be [B, T_a, {self.cfg.groups}], got {list(tokens.shape)}")
-        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.cfg.codebook_size):
-            raise ValueError(f"token ids must lie in [0, {self.cfg.codebook_size})")
+        check_tokens(tokens, self.cfg)
         return self.decoder(self.quantizer.lookup(tokens)).squeeze(1)
 
     def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsm_lib.audio import SAMPLE_RATE
-from hsm_lib.models.codec import CausalConv1d, GroupVQ, VQSettings
+from hsm_lib.models.codec import Bitrate, CausalConv1d, GroupVQ, VQSettings, check_tokens
 from hsm_lib.models.config import ModelConfig
 
 
@@ -46,7 +46,7 @@ HEADS = ("complex", "mag_phase")
 
 
 @dataclass
-class STFTCodecConfig(ModelConfig):
+class STFTCodecConfig(Bitrate, ModelConfig):
     sample_rate: int = SAMPLE_RATE
     window: int = 320                 # 20 ms Hann analysis/synthesis window (TF-Codec)
     stft_hop: int = 80                # 5 ms
@@ -92,19 +92,6 @@ class STFTCodecConfig(ModelConfig):
     @property
     def bins(self) -> int:
         return self.window // 2 + 1
-
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop
-
-    @property
-    def bits_per_frame(self) -> int:
-        return self.groups * int(math.log2(self.codebook_size))
-
-    @property
-    def bitrate(self) -> float:
-        """Bits per second."""
-        return self.frame_rate * self.bits_per_frame
 
 
 class _Block(nn.Module):
@@ -247,10 +234,7 @@ class STFTCodec(nn.Module):
     @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
-        if tokens.dim() != 3 or tokens.shape[-1] != self.cfg.groups:
-            raise ValueError(f"tokens must be [B, T_a, {self.cfg.groups}], got {list(tokens.shape)}")
-        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.cfg.codebook_size):
-            raise ValueError(f"token ids must lie in [0, {self.cfg.codebook_size})")
+        check_tokens(tokens, self.cfg)
         return self._synthesise(self.quantizer.lookup(tokens[..., :-1]), self.gain_values(tokens[..., -1]))
 
     def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
