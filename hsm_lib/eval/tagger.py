@@ -49,6 +49,13 @@ def spectrogram(waves: np.ndarray, sr: int = SAMPLE_RATE) -> torch.Tensor:
     return torch.log10(mel * 1e4 + 1) / NORM_MAX
 
 
+def _numpy_scalar_types() -> list:
+    """The numpy types a pickled numpy scalar needs, for ``torch.load(weights_only=True)``."""
+    core = getattr(np, "_core", None) or np.core          # numpy 2 moved it; pickles still name numpy.core
+    return [(core.multiarray.scalar, "numpy.core.multiarray.scalar"), np.dtype,
+            *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType"))]
+
+
 class Tagger:
     """The aisfx network, loaded from the installed package only (its checkpoint is a pickle)."""
 
@@ -57,10 +64,10 @@ class Tagger:
             from aisfx.inference import get_path_modelWeights, load_bestModel
         except ImportError as exc:  # pragma: no cover - the environment pins it
             raise ImportError("the semantic metrics need the `aisfx` package (pip install --no-deps aisfx)") from exc
-        # weights_only=False: the checkpoint is a pickle of (state_dict, ds_dict) with numpy scalars.
-        # It is acceptable only because the path is the aisfx package's own shipped file, installed
-        # from PyPI by setup.sh; never point this at a file a user hands us.
-        weights, ds_dict = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=False)
+        # The checkpoint (the aisfx package's own shipped file) is a pickle of (state_dict, ds_dict)
+        # whose ds_dict holds numpy scalars: allow exactly those types, and nothing else.
+        with torch.serialization.safe_globals(_numpy_scalar_types()):
+            weights, ds_dict = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=True)
         self.model = load_bestModel(weights, ds_dict, device)
         self.device = device
         self.classes = int(ds_dict[HEAD][1])
