@@ -33,6 +33,13 @@ def lowpass(waves: np.ndarray, cutoff_hz: float = 4000.0, sr: int = SAMPLE_RATE,
     return sosfiltfilt(sos, np.asarray(waves, np.float64), axis=-1).astype(np.float32)
 
 
+def calibration_for(items: list[dict]) -> dict[str, np.ndarray]:
+    """Every calibration row and the mixture (the floor) for test triplets ``items`` (each with
+    "target", "other" and "mixture" [L]): row name -> outputs [N, L]."""
+    rows = calibration_outputs(np.stack([it["target"] for it in items]), np.stack([it["other"] for it in items]))
+    return {**rows, MIXTURE: np.stack([it["mixture"] for it in items]).astype(np.float32)}
+
+
 def calibration_outputs(targets: np.ndarray, interferers: np.ndarray, opus_kbps: float = 6.0) -> dict[str, np.ndarray]:
     """Row name -> its outputs [N, L], from ``targets`` and ``interferers`` [N, L] (16 kHz)."""
     targets = np.asarray(targets, np.float32)

@@ -38,9 +38,6 @@ def mean_ci(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
     return float(values.mean()), float(half)
 
 
-def score_rows(scores: dict[str, dict[str, np.ndarray]]) -> list[list]:
-    """Rows [name, "mean ± ci" per metric] of ``scores`` {row name: {metric: [N]}}."""
-    def cell(v: np.ndarray) -> str:
-        m, h = mean_ci(v)
-        return f"{m:.2f} ± {h:.2f}"
-    return [[name, *(cell(s[m]) for m in METRICS)] for name, s in scores.items()]
+def mean_ci_cells(scores: dict[str, np.ndarray]) -> list[str]:
+    """One row's cells, "mean ± 95 % CI half-width" for each of :data:`METRICS`, from {metric: [N]}."""
+    return [f"{m:.2f} ± {h:.2f}" for m, h in (mean_ci(scores[k]) for k in METRICS)]

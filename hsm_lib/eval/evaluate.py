@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hsm_lib.eval.calibration import CALIBRATION, MIXTURE, calibration_outputs
+from hsm_lib.eval.calibration import CALIBRATION, MIXTURE, calibration_for
 from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr_improvement
 from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
@@ -90,8 +90,7 @@ def separate_set(examples, h1, h2, single, separator, baseline, baseline_text: t
             out[CEILINGS[2]][rows[ext]], out[CEILINGS[1]][rows[ext]] = oracle, target_s
     targets = np.stack([it["target"] for it in items])
     mixtures = np.stack([it["mixture"] for it in items])
-    out[MIXTURE] = mixtures.astype(np.float32)
-    out.update(calibration_outputs(targets, np.stack([it["other"] for it in items])))
+    out.update(calibration_for(items))           # the mixture and the calibration rows
     with torch.no_grad():
         for i in range(0, n, batch_size):
             sl = slice(i, min(i + batch_size, n))

@@ -30,7 +30,6 @@ overlap of algorithmic latency).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -20,7 +20,7 @@ from hsm_lib import paths
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
-from hsm_lib.eval.calibration import MIXTURE, calibration_outputs
+from hsm_lib.eval.calibration import calibration_for
 from hsm_lib.eval.ceilings import ceilings, write_ceilings
 from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
 from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig, pad_generated
@@ -113,9 +113,7 @@ def acoustic_ceilings(lm: AcousticLM, frozen: _Frozen, tokens: torch.Tensor, cor
     gen = torch.Generator().manual_seed(train_cfg.seed)
     systems = {"codec resynthesis (encode -> decode)": resynthesis(codec, frozen.device),
                "target S -> acoustic LM -> codec": through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)}
-    calibration = {**calibration_outputs(targets, np.stack([it["other"] for it in items])),
-                   MIXTURE: np.stack([it["mixture"] for it in items]).astype(np.float32)}
-    systems.update({name: (lambda _, out=out: out) for name, out in calibration.items()})  # built from the same clips
+    systems.update({name: (lambda _, out=out: out) for name, out in calibration_for(items).items()})  # same clips
     scores = ceilings(targets, systems, P["visqol_clips"])
     write_ceilings(scores, profile, n, P["visqol_clips"], notes=ceiling_notes(lm, train_cfg, len(tokens), P["sampling"], test_ce, other_ce, unigram, uniform),
                    data={"teacher_forced_ce": test_ce, "mismatched_s_ce": other_ce, "unigram_entropy": unigram,

@@ -24,9 +24,9 @@ from hsm_lib.audio import fbank
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import ConfigError, check_keys, profile_section
 from hsm_lib.data.triplets import TripletSet
-from hsm_lib.eval.calibration import MIXTURE, calibration_outputs
+from hsm_lib.eval.calibration import calibration_for
 from hsm_lib.eval.codec_eval import codec_roundtrip, evaluate_codecs, write_table8
-from hsm_lib.eval.codec_listening import HEADERS, score_rows, tagger_scores
+from hsm_lib.eval.codec_listening import HEADERS, mean_ci_cells, tagger_scores
 from hsm_lib.eval.opus import opus_roundtrip
 from hsm_lib.eval.tagger import default_tagger
 from hsm_lib.features import corpus_waves, to_float
@@ -101,7 +101,7 @@ def listening_table(codec: Codec | STFTCodec, train_cfg: CodecTrainConfig, train
 
     def add(name: str, steps: object, seconds: object, outputs: np.ndarray) -> None:
         scores[name] = tagger_scores(outputs, targets, tagger, target_tags)
-        rows.append([name, steps, seconds, *score_rows({name: scores[name]})[0][1:]])
+        rows.append([name, steps, seconds, *mean_ci_cells(scores[name])])
 
     for name, variant in A["variants"].items():
         check_keys(variant, {"kind", "model", "train"}, f"codec.ablation.variants.{name}")
@@ -117,9 +117,7 @@ def listening_table(codec: Codec | STFTCodec, train_cfg: CodecTrainConfig, train
             codec_roundtrip(v_codec.eval())(targets))
     add(f"{ours(codec)}, as trained by this stage ({n_parameters(codec) / 1e6:.2f}M)", train_cfg.steps, train_seconds,
         codec_roundtrip(codec)(targets))
-    mixtures = np.stack([it["mixture"] for it in items]).astype(np.float32)
-    calibration = {**calibration_outputs(targets, np.stack([it["other"] for it in items])), MIXTURE: mixtures}
-    for name, outputs in calibration.items():
+    for name, outputs in calibration_for(items).items():
         add(name, "-", "-", outputs)
     write_table("codec_ablation", f"How the tagger hears the codec: resynthesis of the mixed test set's targets ({profile} profile)",
                 ["system", "training steps", "training s (this run)", *HEADERS], rows,
@@ -157,7 +155,6 @@ def plot_loss(history: dict[str, list[float]], train_cfg: CodecTrainConfig) -> F
     """The reconstruction loss, and the adversarial, feature-matching and discriminator losses."""
     adversarial_from = train_cfg.adversarial_from
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
-    commit = moving_average(history["commit"], window(len(history["step"]), 40))
     k = window(len(history["step"]), 40)
     steps = history["step"][k - 1:]
     axes[0].plot(steps, moving_average(history["spectral"], k), label=LOSS_NAMES[train_cfg.loss])
@@ -168,7 +165,7 @@ def plot_loss(history: dict[str, list[float]], train_cfg: CodecTrainConfig) -> F
         axes[1].axvline(adversarial_from, color="grey", ls=":", label="discriminator joins")
         axes[1].set_title("adversarial training")
     else:  # no GAN in this profile: show the quantizer's commitment loss instead
-        axes[1].plot(steps, commit, label="VQ commitment")
+        axes[1].plot(steps, moving_average(history["commit"], k), label="VQ commitment")
         axes[1].axvline(train_cfg.quantizer_warmup, color="grey", ls=":", label="quantizer joins")
         axes[1].set_title("no adversarial training: the quantizer")
     axes[1].set_xlabel("step"); axes[1].legend()
