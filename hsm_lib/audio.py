@@ -112,6 +112,9 @@ def mix_at_snr(target: np.ndarray, other: np.ndarray, snr: float, peak: float = 
     return target + other, target, other
 
 
+FBANK_SHIFT_MS = 10  # fbank frame shift: 100 frames per second
+
+
 def fbank(wave: torch.Tensor | np.ndarray, n_frames: int, sample_rate: int = SAMPLE_RATE,
           n_mels: int = N_MELS) -> torch.Tensor:
     """AudioMAE's Kaldi-compatible log-mel filterbank.
@@ -126,7 +129,7 @@ def fbank(wave: torch.Tensor | np.ndarray, n_frames: int, sample_rate: int = SAM
     wave = wave - wave.mean()  # DC removal, as AudioMAE does before Kaldi fbank
     feats = torchaudio.compliance.kaldi.fbank(
         wave, htk_compat=True, sample_frequency=sample_rate, use_energy=False,
-        window_type="hanning", num_mel_bins=n_mels, dither=0.0, frame_shift=10, frame_length=25,
+        window_type="hanning", num_mel_bins=n_mels, dither=0.0, frame_shift=FBANK_SHIFT_MS, frame_length=25,
     )
     if feats.shape[0] < n_frames:
         feats = torch.nn.functional.pad(feats, (0, 0, 0, n_frames - feats.shape[0]))

@@ -131,16 +131,19 @@ def test_codec_round_trip_safetensors(tmp_path):
 
 # --- acoustic LM ---------------------------------------------------------------------------------
 
-LM = dict(cond_dim=12, dim=32, layers=2, heads=4, groups=3, codebook_size=16, max_frames=40, max_cond=10)
+LM = dict(cond_dim=12, dim=32, layers=2, heads=4, groups=3, codebook_size=16, max_frames=40, max_cond=10,
+          cond_cols=2, frames_per_cond_row=4.0)
+MODES = ("cross", "aligned", "both")
 
 
-def tiny_lm() -> AcousticLM:
+def tiny_lm(cond_mode: str = "cross") -> AcousticLM:
     torch.manual_seed(0)
-    return AcousticLM(AcousticLMConfig(**LM)).eval()
+    return AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode)).eval()
 
 
-def test_kv_cache_generation_is_identical_to_recomputation():
-    lm = tiny_lm()
+@pytest.mark.parametrize("cond_mode", MODES)
+def test_kv_cache_generation_is_identical_to_recomputation(cond_mode):
+    lm = tiny_lm(cond_mode)
     cond = torch.randn(3, 10, 12)
     with_cache, len_a = lm.generate(cond, 30, use_cache=True)
     without, len_b = lm.generate(cond, 30, use_cache=False)
@@ -167,22 +170,48 @@ def test_sampling_follows_the_softmax_and_respects_top_k():
     assert torch.equal(a, AcousticLM._pick(logits[:50], 1.0, 0, torch.Generator().manual_seed(3)))
 
 
-def test_cached_logits_match_full_forward():
-    lm = tiny_lm()
+@pytest.mark.parametrize("cond_mode", MODES)
+def test_cached_logits_match_full_forward(cond_mode):
+    lm = tiny_lm(cond_mode)
     cond = torch.randn(2, 10, 12)
     frames = torch.randint(0, 16, (2, 6, 3))
-    kv = lm.condition(cond)
-    full, _ = lm.step(lm.embed_frames(frames, 0), kv, None)
+    c = lm.condition(cond)
+    full, _ = lm.step(lm.embed_frames(frames, 0, c), c, None)
     cache, steps = None, []
     for t in range(6):
-        logits, cache = lm.step(lm.embed_frames(frames[:, t:t + 1], t), kv, cache)
+        logits, cache = lm.step(lm.embed_frames(frames[:, t:t + 1], t, c), c, cache)
         steps.append(logits)
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
 
-def test_lm_learns_a_sequence_and_stops_at_the_end_token():
+def test_aligned_s_reaches_a_frame_only_from_its_own_time_onwards():
+    """With S aligned (no cross-attention), changing S's row r (frames 4r .. 4r+3 at 4 frames
+    per row) changes the predictions of those frames and later ones, never earlier ones."""
+    lm = tiny_lm("aligned")
+    cond = torch.randn(1, 10, 12)                 # 5 rows x 2 columns
+    tokens = torch.randint(0, 16, (1, 20, 3))
+    other = cond.clone()
+    other[:, 4:6] += 1.0                          # row 2: frames 8 .. 11
+    def logits(s):
+        c = lm.condition(s)
+        bos = torch.full((1, 1, 3), lm.cfg.bos)
+        return lm.step(lm.embed_frames(torch.cat([bos, tokens], 1), 0, c), c, None)[0]
+    a, b = logits(cond), logits(other)
+    assert torch.allclose(a[:, :8], b[:, :8], atol=1e-6)
+    assert not torch.allclose(a[:, 8], b[:, 8], atol=1e-3)
+
+
+def test_lm_config_refuses_an_unknown_cond_mode_and_partial_rows():
+    with pytest.raises(ValueError, match="cond_mode"):
+        AcousticLMConfig(**{**LM, "cond_mode": "prefix"})
+    with pytest.raises(ValueError, match="cond_cols"):
+        AcousticLMConfig(**{**LM, "cond_cols": 3})
+
+
+@pytest.mark.parametrize("cond_mode", MODES)
+def test_lm_learns_a_sequence_and_stops_at_the_end_token(cond_mode):
     torch.manual_seed(0)
-    lm = AcousticLM(AcousticLMConfig(**LM))
+    lm = AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode))
     cond = torch.randn(2, 10, 12)
     tokens = torch.randint(0, 16, (2, 7, 3))
     lengths = torch.tensor([7, 4])

@@ -14,6 +14,7 @@ MAP = [
     ("Table VII (linear probes)", "table7_linear_probe.md", "audiomae", "probe tasks built from this corpus (ESC-50 / SC / NSynth analogs)"),
     ("Table VIII (codec)", "table8_codec.md", "codec", "Opus at 6 kbps stands in for EnCodec/DAC (no weights offline)"),
     ("acoustic-decoder ceilings", "ceilings_acoustic.md", "acoustic_lm", "-"),
+    ("listening figure: target / codec / S -> LM -> codec", "figures/acoustic_listening.png", "acoustic_lm", "-"),
     ("Sec. III-F instruction parsing", "parser_accuracy.md", "global_sep", "rule-based parser for the LLM"),
     ("H1 (Sec. III-C), Fig. 5", "global_sep.md, figures/fig5_global_tsne.png", "global_sep", "-"),
     ("H2, Ours_single (Sec. III-D), Fig. 6", "local_sep.md, figures/fig6_attention.png", "local_sep", "-"),

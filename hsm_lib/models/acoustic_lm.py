@@ -1,7 +1,14 @@
 """The autoregressive acoustic language model H3 (paper Sec. III-E1, Eq. 9-10).
 
 A transformer decoder generates the codec tokens of a clip frame by frame, conditioned on
-its AudioMAE features S (cross-attention in every layer). As in UniCodec, all G groups of
+its AudioMAE features S. How S enters is ``cond_mode`` (the paper does not say):
+
+* ``cross``: cross-attention to S in every layer;
+* ``aligned``: S time-aligned to the frames: S's patch rows [T/P, (F/P) C_s] are projected to
+  the model width and each frame's input gets the row covering that frame's time;
+* ``both``: the two together.
+
+As in UniCodec, all G groups of
 frame t are produced in one step: the input at step t is the sum of G per-group embeddings of
 frame t-1's tokens, and G output heads predict frame t's tokens. A start frame (every group
 at BOS) opens the sequence; an end token closes it (predicted by group 0's head, whose
@@ -34,6 +41,23 @@ class AcousticLMConfig(ModelConfig):
     max_frames: int = 500      # positions: 10 s at 50 frames/s (+ start frame)
     max_cond: int = 512        # positions of S (64 x 8 patches at 10.24 s)
     mlp_ratio: float = 4.0
+    cond_mode: str = "cross"   # cross | aligned | both (how S enters; see the module docstring)
+    cond_cols: int = 8         # F/P: S's patches per time row (S is time-major: P = rows x cols)
+    frames_per_cond_row: float = 8.0  # codec frames per row of S (160 ms patches / 20 ms frames)
+
+    def __post_init__(self):
+        if self.cond_mode not in COND_MODES:
+            raise ValueError(f"cond_mode must be one of {COND_MODES}, got {self.cond_mode!r}")
+        if self.max_cond % self.cond_cols:
+            raise ValueError(f"max_cond={self.max_cond} is not a whole number of rows of cond_cols={self.cond_cols}")
+
+    @property
+    def cross(self) -> bool:
+        return self.cond_mode in ("cross", "both")
+
+    @property
+    def aligned(self) -> bool:
+        return self.cond_mode in ("aligned", "both")
 
     @property
     def bos(self) -> int:
@@ -44,17 +68,30 @@ class AcousticLMConfig(ModelConfig):
         return self.codebook_size
 
 
+COND_MODES = ("cross", "aligned", "both")
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
+@dataclass
+class Condition:
+    """S prepared once per batch: every layer's cross-attention keys/values (None without
+    cross-attention) and the aligned rows [B, T/P, dim] (None without alignment)."""
+
+    kv: list[tuple[torch.Tensor, torch.Tensor] | None]
+    rows: torch.Tensor | None
+
+
 class DecoderBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, cross: bool = True):
         super().__init__()
         self.norm1, self.self_attn = nn.LayerNorm(dim), Attention(dim, heads)
-        self.norm2, self.cross_attn = nn.LayerNorm(dim), Attention(dim, heads)
+        if cross:
+            self.norm2, self.cross_attn = nn.LayerNorm(dim), Attention(dim, heads)
+        else:
+            self.cross_attn = None
         self.norm3, self.mlp = nn.LayerNorm(dim), MLP(dim, mlp_ratio)
 
-    def forward(self, x: torch.Tensor, cond_kv: tuple[torch.Tensor, torch.Tensor],
+    def forward(self, x: torch.Tensor, cond_kv: tuple[torch.Tensor, torch.Tensor] | None,
                 past: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """x: [B, L, dim] new positions; past: cached (k, v) [B, heads, L_past, d] of earlier positions.
         Returns the output and the cache extended by the new positions."""
@@ -66,7 +103,8 @@ class DecoderBlock(nn.Module):
         # new position i (absolute n_all - n_new + i) sees every position up to itself
         mask = torch.ones(n_new, n_all, dtype=torch.bool, device=x.device).tril(diagonal=n_all - n_new)
         x = x + self.self_attn(h, mask=mask, kv=(k, v))
-        x = x + self.cross_attn(self.norm2(x), kv=cond_kv)
+        if self.cross_attn is not None:
+            x = x + self.cross_attn(self.norm2(x), kv=cond_kv)
         return x + self.mlp(self.norm3(x)), (k, v)
 
 
@@ -78,9 +116,12 @@ class AcousticLM(nn.Module):
         # per-group embeddings of codes + BOS (index K); inputs are summed over groups
         self.embed = nn.ModuleList(nn.Embedding(cfg.codebook_size + 1, d) for _ in range(cfg.groups))
         self.pos = nn.Parameter(torch.randn(1, cfg.max_frames + 1, d) * 0.02)
-        self.cond_in = nn.Linear(cfg.cond_dim, d)
-        self.cond_pos = nn.Parameter(torch.randn(1, cfg.max_cond, d) * 0.02)
-        self.blocks = nn.ModuleList(DecoderBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
+        if cfg.cross:
+            self.cond_in = nn.Linear(cfg.cond_dim, d)
+            self.cond_pos = nn.Parameter(torch.randn(1, cfg.max_cond, d) * 0.02)
+        if cfg.aligned:
+            self.row_in = nn.Linear(cfg.cond_cols * cfg.cond_dim, d)
+        self.blocks = nn.ModuleList(DecoderBlock(d, cfg.heads, cfg.mlp_ratio, cross=cfg.cross) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
         # one head per group over codes + EOS (index K)
         self.heads = nn.ModuleList(nn.Linear(d, cfg.codebook_size + 1) for _ in range(cfg.groups))
@@ -88,39 +129,71 @@ class AcousticLM(nn.Module):
 
     # --- pieces -------------------------------------------------------------------------------
 
-    def condition(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """S [B, P, cond_dim] -> every layer's cross-attention keys/values (computed once)."""
-        if cond.shape[1] > self.cfg.max_cond:
-            raise ValueError(f"{cond.shape[1]} conditioning positions exceed max_cond={self.cfg.max_cond}")
-        c = self.cond_in(cond) + self.cond_pos[:, : cond.shape[1]]
-        return [blk.cross_attn.project_kv(c) for blk in self.blocks]
+    def condition(self, cond: torch.Tensor) -> Condition:
+        """S [B, P, cond_dim] (time-major patches) -> its cross-attention keys/values per layer
+        and its aligned rows (whichever ``cond_mode`` uses; computed once per batch)."""
+        cfg = self.cfg
+        if cond.shape[1] > cfg.max_cond or cond.shape[1] % cfg.cond_cols:
+            raise ValueError(f"S has {cond.shape[1]} positions: at most max_cond={cfg.max_cond}, "
+                             f"whole rows of cond_cols={cfg.cond_cols}")
+        kv: list = [None] * len(self.blocks)
+        if cfg.cross:
+            c = self.cond_in(cond) + self.cond_pos[:, : cond.shape[1]]
+            kv = [blk.cross_attn.project_kv(c) for blk in self.blocks]
+        rows = None
+        if cfg.aligned:
+            rows = self.row_in(cond.reshape(cond.shape[0], -1, cfg.cond_cols * cfg.cond_dim))  # [B, T/P, dim]
+        return Condition(kv, rows)
 
-    def embed_frames(self, frames: torch.Tensor, start: int) -> torch.Tensor:
-        """Frames [B, L, G] of token ids (BOS allowed) at positions start.. -> [B, L, dim]."""
+    def embed_frames(self, frames: torch.Tensor, start: int, cond: Condition | None = None) -> torch.Tensor:
+        """Frames [B, L, G] of token ids (BOS allowed) at positions start.. -> [B, L, dim].
+
+        Position t predicts frame t, so with aligned S it gets the row of S covering frame t."""
         x = sum(emb(frames[..., g]) for g, emb in enumerate(self.embed))
-        if start + frames.shape[1] > self.pos.shape[1]:
+        n = frames.shape[1]
+        if start + n > self.pos.shape[1]:
             raise ValueError(f"sequence longer than max_frames={self.cfg.max_frames}")
-        return x + self.pos[:, start:start + frames.shape[1]]
+        x = x + self.pos[:, start:start + n]
+        if cond is not None and cond.rows is not None:
+            t = torch.arange(start, start + n, device=frames.device)
+            row = (t / self.cfg.frames_per_cond_row).long().clamp(max=cond.rows.shape[1] - 1)
+            x = x + cond.rows[:, row]
+        return x
 
-    def step(self, x: torch.Tensor, cond_kv: list, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1] and the cache."""
+    def hidden(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Run the blocks on new positions x [B, L, dim]; returns the normed states [B, L, dim] and the cache."""
         new_cache = []
         for i, blk in enumerate(self.blocks):
-            x, kv = blk(x, cond_kv[i], None if cache is None else cache[i])
+            x, kv = blk(x, cond.kv[i], None if cache is None else cache[i])
             new_cache.append(kv)
-        h = self.norm(x)
-        return torch.stack([head(h) for head in self.heads], dim=2), new_cache
+        return self.norm(x), new_cache
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """States [..., dim] -> every group's logits [..., G, K + 1]."""
+        return torch.stack([head(h) for head in self.heads], dim=-2)
+
+    def step(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1] and the cache."""
+        h, new_cache = self.hidden(x, cond, cache)
+        return self.logits(h), new_cache
 
     # --- training -----------------------------------------------------------------------------
 
-    def loss(self, cond: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, cond: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor | None = None,
+             scored_fraction: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """Teacher-forced cross-entropy (Eq. 10).
 
         Args:
             cond: S [B, P, cond_dim].
             tokens: codec tokens [B, T_a, G]; frames at or after ``lengths`` are padding.
             lengths: [B] number of real frames (default: all T_a).
+            scored_fraction: score only this fraction of the positions, drawn at random (all of
+                them at 1.0). The G output heads over K + 1 classes are most of a step's cost on a
+                CPU, and every position still attends to the whole prefix, so a training step on a
+                random quarter of the positions is an unbiased, cheaper estimate of the full loss.
         """
+        if not 0.0 < scored_fraction <= 1.0:
+            raise ValueError(f"scored_fraction must be in (0, 1], got {scored_fraction}")
         b, t, g = tokens.shape
         lengths = torch.full((b,), t, device=tokens.device) if lengths is None else lengths
         bos = torch.full((b, 1, g), self.cfg.bos, dtype=tokens.dtype, device=tokens.device)
@@ -130,7 +203,14 @@ class AcousticLM(nn.Module):
         targets = torch.where((frame == lengths[:, None])[..., None], self.cfg.eos, targets)
         targets = targets.masked_fill((frame > lengths[:, None])[..., None], -100)  # padding
         inputs = inputs.masked_fill((frame > lengths[:, None])[..., None], 0)
-        logits, _ = self.step(self.embed_frames(inputs, 0), self.condition(cond), None)
+        c = self.condition(cond)
+        h, _ = self.hidden(self.embed_frames(inputs, 0, c), c, None)   # [B, T_a + 1, dim]
+        h, targets = h.reshape(-1, h.shape[-1]), targets.reshape(-1, g)
+        if scored_fraction < 1.0:
+            n = max(1, round(scored_fraction * len(h)))
+            keep = torch.randperm(len(h), generator=generator, device=generator.device if generator else "cpu")[:n].to(h.device)
+            h, targets = h[keep], targets[keep]
+        logits = self.logits(h)                                           # [N, G, K + 1]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
     # --- generation ---------------------------------------------------------------------------
@@ -169,7 +249,7 @@ class AcousticLM(nn.Module):
         """
         b, g, k = cond.shape[0], self.cfg.groups, self.cfg.codebook_size
         max_frames = min(max_frames, self.cfg.max_frames)
-        cond_kv = self.condition(cond)
+        c = self.condition(cond)
         frames = torch.full((b, 1, g), self.cfg.bos, dtype=torch.long, device=cond.device)
         lengths = torch.full((b,), max_frames, dtype=torch.long, device=cond.device)
         done = torch.zeros(b, dtype=torch.bool, device=cond.device)
@@ -177,9 +257,9 @@ class AcousticLM(nn.Module):
         out = []
         for t in range(max_frames + 1):
             if use_cache:
-                logits, cache = self.step(self.embed_frames(frames[:, -1:], t), cond_kv, cache)
+                logits, cache = self.step(self.embed_frames(frames[:, -1:], t, c), c, cache)
             else:
-                logits, _ = self.step(self.embed_frames(frames, 0), cond_kv, None)
+                logits, _ = self.step(self.embed_frames(frames, 0, c), c, None)
             last = logits[:, -1]                                            # [B, G, K + 1]
             ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos  # group 0 decides the end
             codes = self._pick(last[..., :k], temperature, top_k, generator)   # codes only, EOS excluded

@@ -17,6 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from hsm_lib import paths
+from hsm_lib.audio import FBANK_SHIFT_MS
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
@@ -26,10 +27,13 @@ from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
 from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig, pad_generated
 from hsm_lib.registry import load_model
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
+from hsm_lib.stages.listening import spectrogram_grid
 from hsm_lib.train.acoustic_lm import (LMTrainConfig, encode_tokens, fit_acoustic_lm, mismatched_ce, teacher_forced_ce,
                                       unigram_entropy)
 from hsm_lib.train.common import resolve_device
 
+RESYNTHESIS, THROUGH_LM = "codec resynthesis (encode -> decode)", "target S -> acoustic LM -> codec"
+LISTENING_CLIPS = 3  # the mixed test set's first targets, in the listening figure and the notebook's players
 Waves = Callable[[np.ndarray], np.ndarray]  # [N, L] -> [N, L]
 
 
@@ -44,6 +48,9 @@ class AcousticLMResult:
     unigram_entropy: float             # nats per token of a code-frequency model
     ceilings: str                      # ceilings_acoustic, Markdown
     loss_figure: Figure
+    listening: dict[str, np.ndarray]   # "target" / "codec resynthesis" / "S -> LM -> codec" -> [3, L] waves
+    listening_names: list[str]         # the clips' names
+    listening_figure: Figure           # their log-mels (reports/figures/acoustic_listening.png)
 
 
 @dataclass
@@ -68,7 +75,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
     clip_samples = corpus_waves(corpus, "train", "clips").shape[1]
     frames = -(-clip_samples // codec.cfg.hop)
     lm_cfg = AcousticLMConfig(cond_dim=mae.cfg.dim, groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
-                              max_frames=frames, max_cond=mae.cfg.n_patches, **P["model"])
+                              max_frames=frames, max_cond=mae.cfg.n_patches, cond_cols=mae.cfg.grid[1],
+                              frames_per_cond_row=cond_row_frames(mae, codec), **P["model"])
     torch.manual_seed(train_cfg.seed)
     lm = AcousticLM(lm_cfg)
     print(f"acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters; {frames} frames x {lm_cfg.groups} groups per clip")
@@ -80,6 +88,12 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
                     {"train": dataclasses.asdict(train_cfg), "history": history})
     fig = saved(loss_figure(history, "cross-entropy per token", "acoustic LM (mean of {k} steps)"), "acoustic_lm_loss")
     return acoustic_ceilings(lm, frozen, tokens, corpus, P, train_cfg, profile, history, fig)
+
+
+def cond_row_frames(mae: torch.nn.Module, codec: torch.nn.Module) -> float:
+    """Codec frames per time row of S: a row is one patch of 10 ms fbank frames (160 ms at patch 16),
+    a codec frame ``hop`` samples (20 ms): 8 frames per row."""
+    return mae.cfg.patch * FBANK_SHIFT_MS / 1000 / (codec.cfg.hop / codec.cfg.sample_rate)
 
 
 def training_pairs(frozen: _Frozen, corpus: Path, P: dict[str, Any], progress: bool) -> tuple[AudioMAEFeatures, torch.Tensor]:
@@ -111,15 +125,19 @@ def acoustic_ceilings(lm: AcousticLM, frozen: _Frozen, tokens: torch.Tensor, cor
     print(f"teacher-forced cross-entropy on the {n} targets: {test_ce:.3f} nats/token with their own S, "
           f"{other_ce:.3f} with another clip's S (code-frequency model: {unigram:.3f}; uniform: {uniform:.3f})")
     gen = torch.Generator().manual_seed(train_cfg.seed)
-    systems = {"codec resynthesis (encode -> decode)": resynthesis(codec, frozen.device),
-               "target S -> acoustic LM -> codec": through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)}
-    systems.update({name: (lambda _, out=out: out) for name, out in calibration_for(items).items()})  # same clips
-    scores = ceilings(targets, systems, P["visqol_clips"])
+    outputs = {RESYNTHESIS: resynthesis(codec, frozen.device)(targets),
+               THROUGH_LM: through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)(targets)}
+    outputs.update(calibration_for(items))  # the same clips
+    scores = ceilings(targets, {name: (lambda _, out=out: out) for name, out in outputs.items()}, P["visqol_clips"])
+    listen = {"target": targets[:LISTENING_CLIPS], "codec resynthesis": outputs[RESYNTHESIS][:LISTENING_CLIPS],
+              "S -> LM -> codec": outputs[THROUGH_LM][:LISTENING_CLIPS]}
+    clip_names = [f"mixed target {i}" for i in range(len(listen["target"]))]
+    listening_fig = saved(spectrogram_grid(listen, clip_names), "acoustic_listening")
     write_ceilings(scores, profile, n, P["visqol_clips"], notes=ceiling_notes(lm, train_cfg, len(tokens), P["sampling"], test_ce, other_ce, unigram, uniform),
                    data={"teacher_forced_ce": test_ce, "mismatched_s_ce": other_ce, "unigram_entropy": unigram,
                          "lm_parameters": n_parameters(lm)})
     table = (paths.reports_dir() / "ceilings_acoustic.md").read_text()
-    return AcousticLMResult(lm, history, test_ce, other_ce, unigram, table, fig)
+    return AcousticLMResult(lm, history, test_ce, other_ce, unigram, table, fig, listen, clip_names, listening_fig)
 
 
 def resynthesis(codec: torch.nn.Module, device: torch.device) -> Waves:

@@ -20,7 +20,6 @@ import torch
 from matplotlib.figure import Figure
 
 from hsm_lib import paths
-from hsm_lib.audio import fbank
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import ConfigError, check_keys, profile_section
 from hsm_lib.data.triplets import TripletSet
@@ -36,6 +35,7 @@ from hsm_lib.models.stft_codec import STFTCodec
 from hsm_lib.registry import KINDS, build_model
 from hsm_lib.reporting import write_table
 from hsm_lib.stages.common import moving_average, n_parameters, saved, window
+from hsm_lib.stages.listening import spectrogram_grid
 from hsm_lib.train.codec import CodecTrainConfig, fit_codec
 
 CODEC_KINDS = ("stft_codec", "codec")
@@ -80,7 +80,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Code
     systems = codec_systems(codec)
     table8 = codec_table(test, systems, codec, P, profile, progress)
     recon = {name: roundtrip(test[:2]) for name, roundtrip in systems.items()}
-    spec_fig = saved(plot_spectrograms(test[:2], recon), "codec_spectrograms")
+    spec_fig = saved(spectrogram_grid({"original": test[:2], **recon}), "codec_spectrograms")
     listening = listening_table(codec, train_cfg, train_seconds, waves, corpus, P, profile, progress)
     return CodecResult(codec, history, table8, listening, test[:2], recon, loss_fig, spec_fig)
 
@@ -195,15 +195,3 @@ def codec_table(test: np.ndarray, systems: dict[str, Callable[[np.ndarray], np.n
                                                  "causal": "yes (20 ms frames + look-ahead)"}}
     write_table8(scores, meta, profile, len(test), P["visqol_clips"])
     return (paths.reports_dir() / "table8_codec.md").read_text()
-
-
-def plot_spectrograms(test: np.ndarray, recon: dict[str, np.ndarray]) -> Figure:
-    """Log-mel of each clip of ``test`` [N, L] beside each system's reconstruction of it."""
-    fig, axes = plt.subplots(len(test), 1 + len(recon), figsize=(14, 5.5), squeeze=False)
-    for i in range(len(test)):
-        for j, (title, wave) in enumerate([("original", test[i])] + [(n, r[i]) for n, r in recon.items()]):
-            n_frames = (len(wave) - 400) // 160 + 1
-            axes[i, j].imshow(fbank(wave, n_frames).T.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-15, vmax=5)
-            axes[i, j].set_title(f"clip {i}: {title}", fontsize=9)
-    fig.tight_layout()
-    return fig

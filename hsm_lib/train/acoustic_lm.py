@@ -15,7 +15,10 @@ from hsm_lib.train.loop import Trainer, TrainConfig
 
 @dataclass
 class LMTrainConfig(TrainConfig):
-    """The acoustic LM trains with the shared fields only."""
+    """The shared fields, and the fraction of positions each training step scores
+    (:meth:`AcousticLM.loss`); evaluation always scores all of them."""
+
+    scored_fraction: float = 1.0
 
 
 @torch.no_grad()
@@ -45,8 +48,12 @@ def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConf
         raise ValueError(f"{len(cond)} conditions but {len(tokens)} token sequences")
     run = Trainer(cfg, [lm], n_examples=len(tokens), state_dir=state_dir, desc="acoustic LM", progress=progress)
 
-    def step(_: int, idx: torch.Tensor):
-        loss = lm.loss(cond[idx].to(run.device, torch.float32), tokens[idx].to(run.device, torch.long))
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    def step(i: int, idx: torch.Tensor):
+        gen.manual_seed(cfg.seed * 1_000_003 + i)  # each step's positions depend on its number only: resumes match
+        loss = lm.loss(cond[idx].to(run.device, torch.float32), tokens[idx].to(run.device, torch.long),
+                       scored_fraction=cfg.scored_fraction, generator=gen)
         return loss, {"loss": loss.item()}
 
     return run.fit(step)
