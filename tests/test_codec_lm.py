@@ -94,6 +94,21 @@ def test_vq_ema_moves_codes_and_restarts_dead_ones():
     assert float(vq.codebook[0, 0].abs().max()) < 100
 
 
+
+def test_vq_ema_statistics_are_per_code_counts_and_sums():
+    """The scatter-add update equals the textbook one-hot form: count_k = #{n: code_n = k},
+    sum_k = sum of the latents assigned to k, per group."""
+    torch.manual_seed(0)
+    vq = GroupVQ(CodecConfig(**{**TINY, "ema_decay": 0.0, "dead_code_threshold": 0.0})).train()
+    data = torch.randn(3, 8, 20)
+    vq(data)                                   # initialise from the data
+    codes = vq.codes(data)
+    vq._ema_update(data, codes)                # decay 0: the statistics are this batch's alone
+    x = vq._split(data)
+    onehot = torch.nn.functional.one_hot(codes.permute(2, 0, 1).reshape(vq.g, -1), vq.k).float()
+    assert torch.allclose(vq.ema_count, onehot.sum(1))
+    assert torch.allclose(vq.ema_sum, onehot.transpose(1, 2) @ x, atol=1e-5)
+
 def test_vq_uses_many_codes_after_training_steps():
     torch.manual_seed(0)
     vq = GroupVQ(CodecConfig(**{**TINY, "codebook_size": 64})).train()
@@ -134,16 +149,25 @@ def test_codec_round_trip_safetensors(tmp_path):
 LM = dict(cond_dim=12, dim=32, layers=2, heads=4, groups=3, codebook_size=16, max_frames=40, max_cond=10,
           cond_cols=2, frames_per_cond_row=4.0)
 MODES = ("cross", "aligned", "both")
+# every way S can enter, with the free head; and the codebook head with cross-attention
+VARIANTS = [(m, "free") for m in MODES] + [("cross", "codebook")]
 
 
-def tiny_lm(cond_mode: str = "cross") -> AcousticLM:
+def new_lm(cond_mode: str = "cross", head: str = "free") -> AcousticLM:
     torch.manual_seed(0)
-    return AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode)).eval()
+    lm = AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode, head=head, code_dim=4))
+    if head == "codebook":
+        lm.set_code_vectors(torch.randn(3, 16, 4))
+    return lm
 
 
-@pytest.mark.parametrize("cond_mode", MODES)
-def test_kv_cache_generation_is_identical_to_recomputation(cond_mode):
-    lm = tiny_lm(cond_mode)
+def tiny_lm(cond_mode: str = "cross", head: str = "free") -> AcousticLM:
+    return new_lm(cond_mode, head).eval()
+
+
+@pytest.mark.parametrize("cond_mode, head", VARIANTS)
+def test_kv_cache_generation_is_identical_to_recomputation(cond_mode, head):
+    lm = tiny_lm(cond_mode, head)
     cond = torch.randn(3, 10, 12)
     with_cache, len_a = lm.generate(cond, 30, use_cache=True)
     without, len_b = lm.generate(cond, 30, use_cache=False)
@@ -170,9 +194,9 @@ def test_sampling_follows_the_softmax_and_respects_top_k():
     assert torch.equal(a, AcousticLM._pick(logits[:50], 1.0, 0, torch.Generator().manual_seed(3)))
 
 
-@pytest.mark.parametrize("cond_mode", MODES)
-def test_cached_logits_match_full_forward(cond_mode):
-    lm = tiny_lm(cond_mode)
+@pytest.mark.parametrize("cond_mode, head", VARIANTS)
+def test_cached_logits_match_full_forward(cond_mode, head):
+    lm = tiny_lm(cond_mode, head)
     cond = torch.randn(2, 10, 12)
     frames = torch.randint(0, 16, (2, 6, 3))
     c = lm.condition(cond)
@@ -208,10 +232,9 @@ def test_lm_config_refuses_an_unknown_cond_mode_and_partial_rows():
         AcousticLMConfig(**{**LM, "cond_cols": 3})
 
 
-@pytest.mark.parametrize("cond_mode", MODES)
-def test_lm_learns_a_sequence_and_stops_at_the_end_token(cond_mode):
-    torch.manual_seed(0)
-    lm = AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode))
+@pytest.mark.parametrize("cond_mode, head", VARIANTS)
+def test_lm_learns_a_sequence_and_stops_at_the_end_token(cond_mode, head):
+    lm = new_lm(cond_mode, head)
     cond = torch.randn(2, 10, 12)
     tokens = torch.randint(0, 16, (2, 7, 3))
     lengths = torch.tensor([7, 4])
@@ -227,6 +250,36 @@ def test_lm_learns_a_sequence_and_stops_at_the_end_token(cond_mode):
     assert n.tolist() == [7, 4]
     assert torch.equal(out[0, :7], tokens[0]) and torch.equal(out[1, :4], tokens[1, :4])
     assert torch.all(out[1, 4:] == 0)
+
+
+def test_codebook_head_scores_each_code_by_its_distance_to_the_prediction():
+    """Code k's logit is -beta |q - e_k|^2 up to a constant per group: the softmax is a Gaussian
+    around the predicted point q, evaluated at the code vectors."""
+    lm = tiny_lm("cross", "codebook")
+    h = torch.randn(5, 32)
+    logits = lm.logits(h)[..., :16]                                        # [5, G, K]
+    q = torch.stack([head(h) for head in lm.heads], 1)                    # [5, G, d]
+    e = lm.code_vectors[:, :16]                                            # [G, K, d]
+    dist = ((q[:, :, None] - e[None]) ** 2).sum(-1)
+    want = -lm.log_beta.exp()[:, None] * dist
+    assert torch.allclose(logits.log_softmax(-1), want.log_softmax(-1), atol=1e-4)
+    # normalised per group: centred, unit RMS; the BOS row stays zero
+    assert torch.allclose(e.mean(1), torch.zeros(3, 4), atol=1e-5)
+    assert torch.allclose(e.pow(2).sum((1, 2)) / (16 * 4), torch.ones(3), atol=1e-4)
+    assert torch.all(lm.code_vectors[:, 16] == 0)
+
+
+def test_codebook_head_keeps_a_narrow_group_narrow_and_checks_shapes():
+    lm = new_lm("cross", "codebook")
+    v = torch.randn(3, 16, 4)
+    v[2, :, 1:] = 0                                  # a 1-d group (the gain), zero-padded
+    lm.set_code_vectors(v)
+    assert torch.all(lm.code_vectors[2, :, 1:] == 0)
+    assert torch.allclose(lm.code_vectors[2, :16, 0].pow(2).mean(), torch.tensor(1.0), atol=1e-4)
+    with pytest.raises(ValueError, match="code vectors"):
+        lm.set_code_vectors(torch.randn(3, 16, 5))
+    with pytest.raises(ValueError, match="codebook head"):
+        tiny_lm().set_code_vectors(v)
 
 
 def test_lm_padding_frames_do_not_change_the_loss():

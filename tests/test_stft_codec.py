@@ -172,3 +172,14 @@ def test_stft_codec_trains_in_the_shared_loop():
     assert hist["commit"][:4] == [0.0] * 4 and hist["commit"][4] > 0
     assert hist["disc"] == [0.0] * 12                                   # no GAN when it never joins
     assert np.mean(hist["spectral"][:2]) > np.mean(hist["spectral"][2:4])  # it learns before quantizing
+
+
+def test_code_vectors_are_the_shape_codebooks_and_the_gain_levels():
+    c = tiny_codec()
+    v = c.code_vectors()
+    assert v.shape == (4, 16, 2)                                          # 3 shape groups of 2 dims + the gain
+    assert torch.equal(v[:3], c.quantizer.codebook)
+    levels = c.gain_values(torch.arange(16))
+    assert torch.allclose(v[3, :, 0], levels) and torch.all(v[3, :, 1] == 0)
+    # a token's gain level is what decoding uses: the level of code k is the gain of gain code k
+    assert float(levels[0]) == c.cfg.gain_min_db and float(levels[-1]) == pytest.approx(c.cfg.gain_max_db)

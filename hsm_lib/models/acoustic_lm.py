@@ -14,6 +14,16 @@ frame t-1's tokens, and G output heads predict frame t's tokens. A start frame (
 at BOS) opens the sequence; an end token closes it (predicted by group 0's head, whose
 vocabulary is the codebook plus EOS).
 
+The output layer is ``head`` (the paper does not say which):
+
+* ``free``: one linear layer per group over the K codes (+ EOS), K x dim weights each;
+* ``codebook``: each group's head predicts a point q in the codec's code space, and code k's
+  logit is beta_g (2 q.e_k - |e_k|^2), i.e. a Gaussian around q evaluated at every code vector
+  e_k (:meth:`AcousticLM.set_code_vectors`); the input embeds each code's vector too. Codes that
+  decode alike then score alike, so the LM learns "about this spectrum" before "exactly this
+  code", and greedy decoding picks the code nearest the prediction. Still a softmax over the K
+  codes, so the cross-entropy (Eq. 10) is the same quantity.
+
 Training is teacher-forced cross-entropy (Eq. 10). Generation is batched with a key/value
 cache, greedy or temperature / top-k sampling, and stops at the end token or the frame budget.
 """
@@ -44,10 +54,14 @@ class AcousticLMConfig(ModelConfig):
     cond_mode: str = "cross"   # cross | aligned | both (how S enters; see the module docstring)
     cond_cols: int = 8         # F/P: S's patches per time row (S is time-major: P = rows x cols)
     frames_per_cond_row: float = 8.0  # codec frames per row of S (160 ms patches / 20 ms frames)
+    head: str = "free"         # free | codebook (the output layer; see the module docstring)
+    code_dim: int = 8          # codebook head: the widest code vector of a group (a gain group's is 1-d)
 
     def __post_init__(self):
         if self.cond_mode not in COND_MODES:
             raise ValueError(f"cond_mode must be one of {COND_MODES}, got {self.cond_mode!r}")
+        if self.head not in LM_HEADS:
+            raise ValueError(f"head must be one of {LM_HEADS}, got {self.head!r}")
         if self.max_cond % self.cond_cols:
             raise ValueError(f"max_cond={self.max_cond} is not a whole number of rows of cond_cols={self.cond_cols}")
 
@@ -69,6 +83,7 @@ class AcousticLMConfig(ModelConfig):
 
 
 COND_MODES = ("cross", "aligned", "both")
+LM_HEADS = ("free", "codebook")
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -123,9 +138,39 @@ class AcousticLM(nn.Module):
             self.row_in = nn.Linear(cfg.cond_cols * cfg.cond_dim, d)
         self.blocks = nn.ModuleList(DecoderBlock(d, cfg.heads, cfg.mlp_ratio, cross=cfg.cross) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
-        # one head per group over codes + EOS (index K)
-        self.heads = nn.ModuleList(nn.Linear(d, cfg.codebook_size + 1) for _ in range(cfg.groups))
+        if cfg.head == "free":
+            # one head per group over codes + EOS (index K)
+            self.heads = nn.ModuleList(nn.Linear(d, cfg.codebook_size + 1) for _ in range(cfg.groups))
+        else:
+            # the codec's code vectors (normalised per group; row K, BOS, is zero): each group's
+            # head predicts a point q in code space, each code's logit is beta (2 q.e - |e|^2)
+            self.register_buffer("code_vectors", torch.zeros(cfg.groups, cfg.codebook_size + 1, cfg.code_dim))
+            self.code_in = nn.ModuleList(nn.Linear(cfg.code_dim, d) for _ in range(cfg.groups))
+            self.heads = nn.ModuleList(nn.Linear(d, cfg.code_dim) for _ in range(cfg.groups))
+            self.eos_head = nn.Linear(d, cfg.groups)
+            self.log_beta = nn.Parameter(torch.zeros(cfg.groups))
         init_weights(self)
+        if cfg.head == "codebook":
+            nn.init.constant_(self.log_beta, 1.0)  # beta = e: each code a Gaussian of variance ~1/(2e) at the start
+
+    @torch.no_grad()
+    def set_code_vectors(self, vectors: torch.Tensor) -> None:
+        """Give the codebook head the codec's code vectors [G, K, d] (d <= code_dim; narrower
+        groups zero-padded, see the codecs' ``code_vectors()``). Each group is centred and scaled
+        to unit RMS, so that one initial beta suits every group."""
+        cfg = self.cfg
+        if cfg.head != "codebook":
+            raise ValueError("only the codebook head reads code vectors")
+        g, k, dim = vectors.shape
+        if (g, k) != (cfg.groups, cfg.codebook_size) or dim > cfg.code_dim:
+            raise ValueError(f"code vectors {list(vectors.shape)} do not fit groups={cfg.groups}, "
+                             f"codebook_size={cfg.codebook_size}, code_dim={cfg.code_dim}")
+        v = vectors.float()
+        used = v.abs().amax(1, keepdim=True) > 0                 # [G, 1, d]: a group's padded dims stay zero
+        v = (v - v.mean(1, keepdim=True)) * used
+        rms = (v.pow(2).sum((1, 2)) / used.sum((1, 2)).clamp_min(1) / k).sqrt().clamp_min(1e-8)
+        self.code_vectors.zero_()
+        self.code_vectors[:, :k, :dim] = v / rms[:, None, None]
 
     # --- pieces -------------------------------------------------------------------------------
 
@@ -150,6 +195,8 @@ class AcousticLM(nn.Module):
 
         Position t predicts frame t, so with aligned S it gets the row of S covering frame t."""
         x = sum(emb(frames[..., g]) for g, emb in enumerate(self.embed))
+        if self.cfg.head == "codebook":   # and the code's own vector, so that near codes start near
+            x = x + sum(proj(self.code_vectors[g][frames[..., g]]) for g, proj in enumerate(self.code_in))
         n = frames.shape[1]
         if start + n > self.pos.shape[1]:
             raise ValueError(f"sequence longer than max_frames={self.cfg.max_frames}")
@@ -170,7 +217,13 @@ class AcousticLM(nn.Module):
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """States [..., dim] -> every group's logits [..., G, K + 1]."""
-        return torch.stack([head(h) for head in self.heads], dim=-2)
+        if self.cfg.head == "free":
+            return torch.stack([head(h) for head in self.heads], dim=-2)
+        e = self.code_vectors[:, : self.cfg.codebook_size]                   # [G, K, d]
+        q = torch.stack([head(h) for head in self.heads], dim=-2)           # [..., G, d]
+        near = 2 * (q.unsqueeze(-2) @ e.transpose(1, 2)).squeeze(-2) - e.pow(2).sum(-1)   # [..., G, K]
+        codes = self.log_beta.exp()[:, None] * near
+        return torch.cat([codes, self.eos_head(h).unsqueeze(-1)], -1)
 
     def step(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
         """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1] and the cache."""

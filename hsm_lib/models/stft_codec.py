@@ -236,6 +236,14 @@ class STFTCodec(nn.Module):
         check_tokens(tokens, self.cfg)
         return self._synthesise(self.quantizer.lookup(tokens[..., :-1]), self.gain_values(tokens[..., -1]))
 
+    def code_vectors(self) -> torch.Tensor:
+        """What each token stands for, [G, K, d]: the shape codebooks, then the gain levels in dB in
+        the first column of the last group (zeros beside them), for the acoustic LM's codebook head."""
+        shape = self.quantizer.codebook.detach()
+        gain = torch.zeros(1, *shape.shape[1:], device=shape.device)
+        gain[0, :, 0] = self.gain_values(torch.arange(self.cfg.codebook_size, device=shape.device))
+        return torch.cat([shape, gain])
+
     def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss), as
         :meth:`Codec.forward`; ``quantize=False`` leaves the shape latent unquantized (the gain

@@ -74,11 +74,15 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
     codec = load_model(models_dir / "codec", device)
     clip_samples = corpus_waves(corpus, "train", "clips").shape[1]
     frames = -(-clip_samples // codec.cfg.hop)
+    code_vectors = codec.code_vectors()
     lm_cfg = AcousticLMConfig(cond_dim=mae.cfg.dim, groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
                               max_frames=frames, max_cond=mae.cfg.n_patches, cond_cols=mae.cfg.grid[1],
-                              frames_per_cond_row=cond_row_frames(mae, codec), **P["model"])
+                              frames_per_cond_row=cond_row_frames(mae, codec), code_dim=code_vectors.shape[-1],
+                              **P["model"])
     torch.manual_seed(train_cfg.seed)
     lm = AcousticLM(lm_cfg)
+    if lm_cfg.head == "codebook":
+        lm.set_code_vectors(code_vectors.cpu())
     print(f"acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters; {frames} frames x {lm_cfg.groups} groups per clip")
     frozen = _Frozen(mae, codec, *fbank_stats(corpus), device)
     S, tokens = training_pairs(frozen, corpus, P, progress)
