@@ -183,3 +183,46 @@ def test_code_vectors_are_the_shape_codebooks_and_the_gain_levels():
     assert torch.allclose(v[3, :, 0], levels) and torch.all(v[3, :, 1] == 0)
     # a token's gain level is what decoding uses: the level of code k is the gain of gain code k
     assert float(levels[0]) == c.cfg.gain_min_db and float(levels[-1]) == pytest.approx(c.cfg.gain_max_db)
+
+
+def noise_filling_codec() -> STFTCodec:
+    torch.manual_seed(0)
+    return STFTCodec(STFTCodecConfig(**TINY, noise_fill=True)).eval()
+
+
+def test_noise_filling_decodes_repeatably_and_causally():
+    c = noise_filling_codec()
+    hop = c.cfg.hop
+    x = torch.randn(1, 30 * hop) * 0.3
+    tokens = c.encode(x)
+    out = c.decode(tokens)
+    assert torch.equal(out, c.decode(tokens))                            # a fixed noise table, not fresh draws
+    assert torch.equal(c.decode(tokens[:, :12]), c.decode(tokens[:, :12]))
+    # a shorter clip decodes to the prefix of the longer one (but the last window's fade)
+    short = c.decode(tokens[:, :12])
+    final = 12 * hop - (c.cfg.window - c.cfg.stft_hop)
+    assert torch.allclose(short[:, :final], out[:, :final], atol=1e-6)
+
+
+def test_noise_filling_adds_noise_of_the_predicted_level_to_the_coherent_part():
+    c = noise_filling_codec()
+    wave = torch.randn(2, 960) * 0.1
+    recon, coherent, _, _ = c.forward_parts(wave)
+    assert recon.shape == coherent.shape == (2, 960) and not torch.allclose(recon, coherent)
+    # with the noise level driven to zero (softplus of a very negative output), only the coherent part is left
+    last = c.decoder[-1]
+    with torch.no_grad():
+        last.bias[c.spec_ch:] = -1e4
+    recon, coherent, _, _ = c.forward_parts(wave)
+    assert torch.allclose(recon, coherent, atol=1e-6)
+    # without noise filling the two are the same tensor
+    plain = tiny_codec()
+    r, h, _, _ = plain.forward_parts(wave)
+    assert torch.equal(r, h)
+
+
+def test_noise_filling_draws_fresh_noise_in_training():
+    c = noise_filling_codec().train()
+    wave = torch.randn(1, 960) * 0.1
+    a, b = c(wave, quantize=False)[0], c(wave, quantize=False)[0]
+    assert not torch.allclose(a, b)

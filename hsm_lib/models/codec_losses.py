@@ -37,7 +37,8 @@ class MultiResolutionSpectralLoss(nn.Module):
         self.mels = nn.ModuleList(
             torchaudio.transforms.MelScale(n_mels=min(n_mels, n // 8), sample_rate=sample_rate, n_stft=n // 2 + 1) for n in ffts)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor, coherent: torch.Tensor | None = None) -> torch.Tensor:
+        """(``coherent``, a noise-filling decoder's noise-free part, has no term here: magnitudes only.)"""
         total = x.new_zeros(())
         for n_fft, mel in zip(self.ffts, self.mels):
             sx, sy = _stft_mag(x, n_fft), _stft_mag(y, n_fft)
@@ -141,13 +142,16 @@ class CompressedSpectralLoss(nn.Module):
         spec = torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)   # [B, F, K]
         return spec * spec.abs().clamp_min(1e-9) ** (self.compress - 1)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor, coherent: torch.Tensor | None = None) -> torch.Tensor:
+        """``coherent``: the estimate's noise-free part, if it has one (a noise-filling decoder): the
+        complex term scores it, the magnitude and mel terms score ``x``."""
         cx, cy = self._compressed(x), self._compressed(y)
+        ch = cx if coherent is None else self._compressed(coherent)
         if self.frame_normalised:
             scale = cy.abs().pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-3)   # [B, 1, K]
-            cx, cy = cx / scale, cy / scale
+            cx, cy, ch = cx / scale, cy / scale, ch / scale
         mag = F.mse_loss(cx.abs(), cy.abs())
-        cplx = F.mse_loss(torch.view_as_real(cx), torch.view_as_real(cy)) * 2  # mean over complex values
+        cplx = F.mse_loss(torch.view_as_real(ch), torch.view_as_real(cy)) * 2  # mean over complex values
         mel = x.new_zeros(())
         for n_fft, fb in zip(self.mel_ffts, self.mels):
             mx, my = fb(_stft_mag(x, n_fft).pow(2)), fb(_stft_mag(y, n_fft).pow(2))

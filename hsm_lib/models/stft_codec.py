@@ -42,6 +42,7 @@ from hsm_lib.models.config import ModelConfig
 
 
 HEADS = ("complex", "mag_phase")
+NOISE_TABLE_FRAMES = 1000             # decoding's noise repeats every 1000 codec frames (20 s)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     channels: int = 256               # width of the causal convolution stacks
     blocks: int = 4                   # dilated residual blocks (dilation 1, 2, 4, ...) in each stack
     kernel: int = 3
+    gru: bool = False                 # end each stack with a residual GRU over the frames (TF-Codec)
     latent_dim: int = 88              # shape latent = (groups - 1) x per-group code width
     groups: int = 12                  # token groups per frame: groups - 1 shape codebooks + 1 gain
     codebook_size: int = 1024         # 10 bits per group and frame
@@ -68,6 +70,12 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     # complex MSE under phase uncertainty shrinks the predicted magnitude towards zero; the
     # mag_phase head keeps the magnitude apart from the phase.
     head: str = "complex"
+    # Noise filling (as CELT/Opus and AAC's PNS do for what the bits cannot carry): the decoder
+    # also predicts a noise level per STFT bin and adds complex Gaussian noise of that level to
+    # its coherent prediction. A deterministic decoder outputs the conditional mean, which for
+    # noise-like content is a smooth, buzzing spectrum; filled noise restores the texture.
+    noise_fill: bool = False
+    noise_seed: int = 0               # decoding draws its noise from a fixed table: repeatable and causal
 
     def __post_init__(self) -> None:
         if self.groups < 2:
@@ -105,9 +113,24 @@ class _Block(nn.Module):
         return x + self.mix(F.gelu(self.conv(F.gelu(x))))
 
 
+class _GRUBlock(nn.Module):
+    """Residual unidirectional GRU over the frames (causal): x + W GRU(x). TF-Codec ends its
+    stacks with a GRU; a recurrent state can carry what a frame's phase continues from."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.gru = nn.GRU(ch, ch, batch_first=True)
+        self.out = nn.Linear(ch, ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.gru(x.transpose(1, 2))
+        return x + self.out(y).transpose(1, 2)
+
+
 def _stack(c_in: int, ch: int, c_out: int, cfg: STFTCodecConfig) -> nn.Sequential:
+    gru = [_GRUBlock(ch)] if cfg.gru else []
     return nn.Sequential(CausalConv1d(c_in, ch, cfg.kernel), *(_Block(ch, cfg.kernel, 2 ** i) for i in range(cfg.blocks)),
-                         nn.GELU(), nn.Conv1d(ch, c_out, 1))
+                         *gru, nn.GELU(), nn.Conv1d(ch, c_out, 1))
 
 
 class STFTCodec(nn.Module):
@@ -117,11 +140,16 @@ class STFTCodec(nn.Module):
         super().__init__()
         self.cfg = cfg
         spec_ch = 2 * cfg.bins * cfg.frames_per_token          # real + imaginary, 4 frames stacked
+        self.spec_ch = spec_ch
         self.encoder = _stack(spec_ch + 1, cfg.channels, cfg.latent_dim, cfg)      # + the frame's log-gain
         self.quantizer = GroupVQ(VQSettings(cfg.groups - 1, cfg.codebook_size, cfg.latent_dim, cfg.ema_decay,
                                             cfg.commitment, cfg.dead_code_threshold, cfg.usage_decay))
-        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, spec_ch, cfg)
+        noise_ch = cfg.bins * cfg.frames_per_token if cfg.noise_fill else 0  # a noise level per bin and STFT frame
+        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, spec_ch + noise_ch, cfg)
         self.register_buffer("window", torch.hann_window(cfg.window), persistent=False)
+        if cfg.noise_fill:
+            table = torch.randn(spec_ch, NOISE_TABLE_FRAMES, generator=torch.Generator().manual_seed(cfg.noise_seed))
+            self.register_buffer("noise_table", table / 2 ** 0.5, persistent=False)   # complex N(0, 1): re, im each N(0, 1/2)
 
     # --- the STFT and its inverse ------------------------------------------------------------
 
@@ -217,10 +245,26 @@ class STFTCodec(nn.Module):
         mag = torch.exp(log_mag.clamp(max=6.0))      # a unit-RMS shape never needs e^6
         return torch.cat([mag * torch.cos(phase), mag * torch.sin(phase)], 1)
 
-    def _synthesise(self, latent: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
-        """Shape latent [B, latent_dim, T] and gain dB [B, T] -> waveform [B, T * hop]."""
-        shape = self._head(self.decoder(torch.cat([latent, self._gain_channel(gain)], 1)))
-        return self.waveform(self.decompressed(self._unframes(shape * (10 ** (gain / 20)).unsqueeze(1))))
+    def _noise(self, b: int, t: int, device: torch.device) -> torch.Tensor:
+        """Complex Gaussian noise as real channels [B, 2 * bins * 4, T]: fresh draws in training,
+        the fixed table otherwise (frame t always gets column t mod the table's length)."""
+        if self.training:
+            return torch.randn(b, self.spec_ch, t, device=device) / 2 ** 0.5
+        idx = torch.arange(t, device=device) % NOISE_TABLE_FRAMES
+        return self.noise_table[:, idx].unsqueeze(0).expand(b, -1, -1)
+
+    def _synthesise(self, latent: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shape latent [B, latent_dim, T] and gain dB [B, T] -> (waveform [B, T * hop], its coherent
+        part [B, T * hop]: the same without the filled noise; the waveform itself without noise filling)."""
+        out = self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
+        shape = self._head(out[:, : self.spec_ch])
+        scale = (10 ** (gain / 20)).unsqueeze(1)
+        coherent = self.waveform(self.decompressed(self._unframes(shape * scale)))
+        if not self.cfg.noise_fill:
+            return coherent, coherent
+        level = F.softplus(out[:, self.spec_ch:]).repeat(1, 2, 1)          # the same level for re and im
+        noisy = shape + level * self._noise(out.shape[0], out.shape[-1], out.device)
+        return self.waveform(self.decompressed(self._unframes(noisy * scale))), coherent
 
     # --- the public calls -------------------------------------------------------------------
 
@@ -234,7 +278,7 @@ class STFTCodec(nn.Module):
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
         check_tokens(tokens, self.cfg)
-        return self._synthesise(self.quantizer.lookup(tokens[..., :-1]), self.gain_values(tokens[..., -1]))
+        return self._synthesise(self.quantizer.lookup(tokens[..., :-1]), self.gain_values(tokens[..., -1]))[0]
 
     def code_vectors(self) -> torch.Tensor:
         """What each token stands for, [G, K, d]: the shape codebooks, then the gain levels in dB in
@@ -247,10 +291,18 @@ class STFTCodec(nn.Module):
     def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss), as
         :meth:`Codec.forward`; ``quantize=False`` leaves the shape latent unquantized (the gain
-        is always quantized: it has nothing to learn)."""
+        is always quantized: it has nothing to learn). :meth:`forward_parts` adds the coherent part."""
+        recon, _, codes, commit = self.forward_parts(wave, quantize)
+        return recon, codes, commit
+
+    def forward_parts(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reconstruction [B, T'], its coherent part without the filled noise [B, T'], codes
+        [B, T_a, G], commitment loss). The trainer scores the complex spectrum on the coherent
+        part (the conditional mean a complex MSE asks for) and the magnitudes on the whole."""
         latent, gain_codes, gain = self._analyse(wave)
         if quantize:
             latent, shape_codes, commit = self.quantizer(latent)
         else:
             shape_codes, commit = self.quantizer.codes(latent.detach()), latent.new_zeros(())
-        return self._synthesise(latent, gain), torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit
+        recon, coherent = self._synthesise(latent, gain)
+        return recon, coherent, torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit

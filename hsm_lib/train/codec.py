@@ -38,6 +38,7 @@ class CodecTrainConfig(TrainConfig):
     loss: str = "multires"
     frame_normalised: bool = True
     mel_weight: float = 0.25          # the compressed loss's log-mel L1 weight (TF-Codec: 0.25)
+    complex_weight: float = 0.5       # the compressed loss's complex-spectrum MSE weight (TF-Codec: 0.5)
     spectral_weight: float = 15.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
@@ -51,7 +52,8 @@ def reconstruction_loss(cfg: CodecTrainConfig, sample_rate: int) -> torch.nn.Mod
     if cfg.loss == "multires":
         return MultiResolutionSpectralLoss(sample_rate)
     if cfg.loss == "compressed":
-        return CompressedSpectralLoss(sample_rate, mel_weight=cfg.mel_weight, frame_normalised=cfg.frame_normalised)
+        return CompressedSpectralLoss(sample_rate, mel_weight=cfg.mel_weight, complex_weight=cfg.complex_weight,
+                                      frame_normalised=cfg.frame_normalised)
     raise ConfigError(f"codec train.loss must be one of {', '.join(LOSSES)}, got {cfg.loss!r}")
 
 
@@ -90,8 +92,12 @@ def fit_codec(codec: Codec | STFTCodec, disc: MultiScaleMelDiscriminator, waves:
 
     def step(step: int, _):
         real = random_segments(waves, cfg.batch_size, length, run.rng).to(run.device)
-        fake, _, commit = codec(real, quantize=step > cfg.quantizer_warmup)
-        spec = spectral(fake, real)
+        if getattr(codec.cfg, "noise_fill", False):   # a complex term scores the noise-free part
+            fake, coherent, _, commit = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup)
+            spec = spectral(fake, real, coherent=coherent)
+        else:
+            fake, _, commit = codec(real, quantize=step > cfg.quantizer_warmup)
+            spec = spectral(fake, real)
         d_loss = adv = fm = real.new_zeros(())
         if step > cfg.adversarial_from:  # discriminator step on detached decoded audio, then the generator's terms
             d_loss = discriminator_loss(disc(real), disc(fake.detach()))
