@@ -123,13 +123,19 @@ class CompressedSpectralLoss(nn.Module):
     first, so that a quiet frame counts as much as a loud one (a plain MSE is ruled by the loud
     frames, and the tagger is very sensitive to the quiet floor between events).
 
+    ``mel_floor_db``: the log-mel's floor. None: an absolute 1e-7 (far below any real noise floor,
+    so the loss weighs a -100 dB detail like a loud one); a number: that many dB below the
+    reference's loudest mel cell, per example, as a listener's (or a tagger's) dynamic range.
+
     x, y: [B, T] waveforms (estimate, reference).
     """
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, n_fft: int = 320, hop: int = 80, compress: float = 0.3,
                  mag_weight: float = 0.5, complex_weight: float = 0.5, mel_weight: float = 0.25,
-                 mel_ffts: tuple[int, ...] = (512, 1024, 2048), n_mels: int = 64, frame_normalised: bool = True):
+                 mel_ffts: tuple[int, ...] = (512, 1024, 2048), n_mels: int = 64, frame_normalised: bool = True,
+                 mel_floor_db: float | None = None):
         super().__init__()
+        self.mel_floor_db = mel_floor_db
         self.n_fft, self.hop, self.compress = n_fft, hop, compress
         self.weights = (mag_weight, complex_weight, mel_weight)
         self.frame_normalised = frame_normalised
@@ -154,7 +160,9 @@ class CompressedSpectralLoss(nn.Module):
         cplx = F.mse_loss(torch.view_as_real(ch), torch.view_as_real(cy)) * 2  # mean over complex values
         mel = x.new_zeros(())
         for n_fft, fb in zip(self.mel_ffts, self.mels):
-            mx, my = fb(_stft_mag(x, n_fft).pow(2)), fb(_stft_mag(y, n_fft).pow(2))
-            mel = mel + F.l1_loss(torch.log(mx + 1e-7), torch.log(my + 1e-7))
+            mx, my = fb(_stft_mag(x, n_fft).pow(2)), fb(_stft_mag(y, n_fft).pow(2))    # [B, mels, frames]
+            floor = 1e-7 if self.mel_floor_db is None else \
+                my.amax((1, 2), keepdim=True).clamp_min(1e-7) * 10 ** (-self.mel_floor_db / 10)
+            mel = mel + F.l1_loss(torch.log(mx + floor), torch.log(my + floor))
         wm, wc, wl = self.weights
         return wm * mag + wc * cplx + wl * mel / len(self.mel_ffts)

@@ -76,6 +76,10 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     # noise-like content is a smooth, buzzing spectrum; filled noise restores the texture.
     noise_fill: bool = False
     noise_seed: int = 0               # decoding draws its noise from a fixed table: repeatable and causal
+    # Let the complex loss term train the phase only: the "coherent" output it scores carries the
+    # predicted magnitude through a stop-gradient. A complex MSE under phase uncertainty pulls the
+    # magnitude down to |X| cos(phase error); the magnitude and mel terms then train it unbiased.
+    phase_only_complex: bool = False
 
     def __post_init__(self) -> None:
         if self.groups < 2:
@@ -259,12 +263,19 @@ class STFTCodec(nn.Module):
         out = self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
         shape = self._head(out[:, : self.spec_ch])
         scale = (10 ** (gain / 20)).unsqueeze(1)
-        coherent = self.waveform(self.decompressed(self._unframes(shape * scale)))
-        if not self.cfg.noise_fill:
-            return coherent, coherent
-        level = F.softplus(out[:, self.spec_ch:]).repeat(1, 2, 1)          # the same level for re and im
-        noisy = shape + level * self._noise(out.shape[0], out.shape[-1], out.device)
-        return self.waveform(self.decompressed(self._unframes(noisy * scale))), coherent
+        synth = lambda s: self.waveform(self.decompressed(self._unframes(s * scale)))   # noqa: E731
+        full = shape
+        if self.cfg.noise_fill:
+            level = F.softplus(out[:, self.spec_ch:]).repeat(1, 2, 1)      # the same level for re and im
+            full = shape + level * self._noise(out.shape[0], out.shape[-1], out.device)
+        recon = synth(full)
+        if self.cfg.phase_only_complex and self.training:
+            z = self._unframes(shape)                                       # complex [B, bins, 4T]
+            mag = z.abs()
+            shape = self._frames(z / mag.clamp_min(1e-8) * mag.detach())    # same values, phase-only gradient
+        elif not self.cfg.noise_fill:
+            return recon, recon
+        return recon, synth(shape)
 
     # --- the public calls -------------------------------------------------------------------
 

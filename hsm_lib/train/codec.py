@@ -39,6 +39,7 @@ class CodecTrainConfig(TrainConfig):
     frame_normalised: bool = True
     mel_weight: float = 0.25          # the compressed loss's log-mel L1 weight (TF-Codec: 0.25)
     complex_weight: float = 0.5       # the compressed loss's complex-spectrum MSE weight (TF-Codec: 0.5)
+    mel_floor_db: float | None = None  # the compressed loss's log-mel floor, dB below the loudest cell (None: 1e-7)
     spectral_weight: float = 15.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
@@ -53,7 +54,7 @@ def reconstruction_loss(cfg: CodecTrainConfig, sample_rate: int) -> torch.nn.Mod
         return MultiResolutionSpectralLoss(sample_rate)
     if cfg.loss == "compressed":
         return CompressedSpectralLoss(sample_rate, mel_weight=cfg.mel_weight, complex_weight=cfg.complex_weight,
-                                      frame_normalised=cfg.frame_normalised)
+                                      frame_normalised=cfg.frame_normalised, mel_floor_db=cfg.mel_floor_db)
     raise ConfigError(f"codec train.loss must be one of {', '.join(LOSSES)}, got {cfg.loss!r}")
 
 
@@ -92,7 +93,8 @@ def fit_codec(codec: Codec | STFTCodec, disc: MultiScaleMelDiscriminator, waves:
 
     def step(step: int, _):
         real = random_segments(waves, cfg.batch_size, length, run.rng).to(run.device)
-        if getattr(codec.cfg, "noise_fill", False):   # a complex term scores the noise-free part
+        if getattr(codec.cfg, "noise_fill", False) or getattr(codec.cfg, "phase_only_complex", False):
+            # a complex term scores the coherent part (noise-free; magnitude behind a stop-gradient)
             fake, coherent, _, commit = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup)
             spec = spectral(fake, real, coherent=coherent)
         else:
