@@ -261,7 +261,7 @@ def test_codebook_head_scores_each_code_by_its_distance_to_the_prediction():
     q = torch.stack([head(h) for head in lm.heads], 1)                    # [5, G, d]
     e = lm.code_vectors[:, :16]                                            # [G, K, d]
     dist = ((q[:, :, None] - e[None]) ** 2).sum(-1)
-    want = -lm.log_beta.exp()[:, None] * dist
+    want = -lm.beta()[:, None] * dist
     assert torch.allclose(logits.log_softmax(-1), want.log_softmax(-1), atol=1e-4)
     # normalised per group: centred, unit RMS; the BOS row stays zero
     assert torch.allclose(e.mean(1), torch.zeros(3, 4), atol=1e-5)

@@ -84,6 +84,7 @@ class AcousticLMConfig(ModelConfig):
 
 COND_MODES = ("cross", "aligned", "both")
 LM_HEADS = ("free", "codebook")
+BETA_INIT, BETA_RATE = 0.1, 20.0   # codebook head: initial precision; log-precision per unit of its parameter
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -148,10 +149,14 @@ class AcousticLM(nn.Module):
             self.code_in = nn.ModuleList(nn.Linear(cfg.code_dim, d) for _ in range(cfg.groups))
             self.heads = nn.ModuleList(nn.Linear(d, cfg.code_dim) for _ in range(cfg.groups))
             self.eos_head = nn.Linear(d, cfg.groups)
-            self.log_beta = nn.Parameter(torch.zeros(cfg.groups))
+            self.log_beta = nn.Parameter(torch.zeros(cfg.groups))        # beta = BETA_INIT * e^(BETA_RATE * log_beta)
         init_weights(self)
-        if cfg.head == "codebook":
-            nn.init.constant_(self.log_beta, 1.0)  # beta = e: each code a Gaussian of variance ~1/(2e) at the start
+
+    def beta(self) -> torch.Tensor:
+        """The codebook head's precision per group [G]. It starts broad (a code vector's spread is
+        1 per dimension) and is parameterised so that Adam can move it by orders of magnitude
+        within a few hundred steps."""
+        return BETA_INIT * torch.exp(BETA_RATE * self.log_beta)
 
     @torch.no_grad()
     def set_code_vectors(self, vectors: torch.Tensor) -> None:
@@ -221,8 +226,8 @@ class AcousticLM(nn.Module):
             return torch.stack([head(h) for head in self.heads], dim=-2)
         e = self.code_vectors[:, : self.cfg.codebook_size]                   # [G, K, d]
         q = torch.stack([head(h) for head in self.heads], dim=-2)           # [..., G, d]
-        near = 2 * (q.unsqueeze(-2) @ e.transpose(1, 2)).squeeze(-2) - e.pow(2).sum(-1)   # [..., G, K]
-        codes = self.log_beta.exp()[:, None] * near
+        near = 2 * torch.einsum("...gd,gkd->...gk", q, e) - e.pow(2).sum(-1)   # [..., G, K]
+        codes = self.beta()[:, None] * near
         return torch.cat([codes, self.eos_head(h).unsqueeze(-1)], -1)
 
     def step(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:

@@ -40,6 +40,7 @@ class CodecTrainConfig(TrainConfig):
     mel_weight: float = 0.25          # the compressed loss's log-mel L1 weight (TF-Codec: 0.25)
     complex_weight: float = 0.5       # the compressed loss's complex-spectrum MSE weight (TF-Codec: 0.5)
     mel_floor_db: float | None = None  # the compressed loss's log-mel floor, dB below the loudest cell (None: 1e-7)
+    mel_weighted_bins: bool = False    # the compressed loss weighs STFT bins by the mel scale's density
     spectral_weight: float = 15.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
@@ -54,7 +55,8 @@ def reconstruction_loss(cfg: CodecTrainConfig, sample_rate: int) -> torch.nn.Mod
         return MultiResolutionSpectralLoss(sample_rate)
     if cfg.loss == "compressed":
         return CompressedSpectralLoss(sample_rate, mel_weight=cfg.mel_weight, complex_weight=cfg.complex_weight,
-                                      frame_normalised=cfg.frame_normalised, mel_floor_db=cfg.mel_floor_db)
+                                      frame_normalised=cfg.frame_normalised, mel_floor_db=cfg.mel_floor_db,
+                                      mel_weighted_bins=cfg.mel_weighted_bins)
     raise ConfigError(f"codec train.loss must be one of {', '.join(LOSSES)}, got {cfg.loss!r}")
 
 
