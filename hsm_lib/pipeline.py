@@ -174,7 +174,8 @@ class Separator:
         dev = self.device
         frames = -(-self.clip_samples // self.codec.cfg.hop)
         tokens, lengths = self.acoustic_lm.generate(s_hat, frames, temperature=self.sampling["temperature"],
-                                                    top_k=self.sampling["top_k"], generator=generator)
+                                                    top_k=self.sampling["top_k"], generator=generator,
+                                                    stop_at_end=False)
         silence = self.codec.encode(torch.zeros(1, self.codec.cfg.hop, device=dev))[0, 0]
         tokens = pad_generated(tokens, lengths, frames, silence)
         return self.codec.decode(tokens)[:, : self.clip_samples].float().cpu().numpy()

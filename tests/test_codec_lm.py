@@ -250,6 +250,10 @@ def test_lm_learns_a_sequence_and_stops_at_the_end_token(cond_mode, head):
     assert n.tolist() == [7, 4]
     assert torch.equal(out[0, :7], tokens[0]) and torch.equal(out[1, :4], tokens[1, :4])
     assert torch.all(out[1, 4:] == 0)
+    # a caller that knows the length gets every frame, the end token notwithstanding
+    full, n_full = lm.generate(cond, 20, stop_at_end=False)
+    assert n_full.tolist() == [20, 20] and full.shape[1] == 20
+    assert torch.equal(full[0, :7], tokens[0]) and torch.equal(full[1, :4], tokens[1, :4])
 
 
 def test_codebook_head_scores_each_code_by_its_distance_to_the_prediction():

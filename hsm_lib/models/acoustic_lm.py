@@ -292,7 +292,8 @@ class AcousticLM(nn.Module):
 
     @torch.no_grad()
     def generate(self, cond: torch.Tensor, max_frames: int, temperature: float = 0.0, top_k: int = 0,
-                 use_cache: bool = True, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 use_cache: bool = True, generator: torch.Generator | None = None,
+                 stop_at_end: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate codec tokens for a batch of conditions.
 
         Args:
@@ -302,6 +303,9 @@ class AcousticLM(nn.Module):
                 if top_k > 0, from the top-k codes only.
             use_cache: keep keys/values of earlier frames (O(T) per step) instead of recomputing
                 the whole prefix (O(T^2)); both give the same tokens.
+            stop_at_end: end a sequence at its end token; False generates exactly ``max_frames``
+                frames whatever the end head says (the caller knows the length: a window of a
+                recording, a fixed-length clip).
         Returns:
             tokens [B, T, G] (frames at or after a sequence's end are 0) and lengths [B].
         """
@@ -320,6 +324,8 @@ class AcousticLM(nn.Module):
                 logits, _ = self.step(self.embed_frames(frames, 0, c), c, None)
             last = logits[:, -1]                                            # [B, G, K + 1]
             ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos  # group 0 decides the end
+            if not stop_at_end:
+                ended = torch.zeros_like(ended)
             codes = self._pick(last[..., :k], temperature, top_k, generator)   # codes only, EOS excluded
             newly = ended & ~done
             lengths = torch.where(newly, torch.full_like(lengths, t), lengths)

@@ -163,7 +163,7 @@ def through_lm(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeature
         for i in range(0, len(w), batch_size):
             idx = torch.arange(i, min(i + batch_size, len(w)))
             toks, lengths = lm.generate(target_S[idx], frames, temperature=sampling["temperature"],
-                                        top_k=sampling["top_k"], generator=gen)
+                                        top_k=sampling["top_k"], generator=gen, stop_at_end=False)
             toks = pad_generated(toks, lengths, frames, silence)  # a sequence that ends early continues as silence
             with torch.no_grad():
                 outs.append(codec.decode(toks)[:, : w.shape[1]].cpu().numpy())
