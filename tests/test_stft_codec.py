@@ -207,17 +207,17 @@ def test_noise_filling_decodes_repeatably_and_causally():
 def test_noise_filling_adds_noise_of_the_predicted_level_to_the_coherent_part():
     c = noise_filling_codec()
     wave = torch.randn(2, 960) * 0.1
-    recon, coherent, _, _ = c.forward_parts(wave)
+    recon, coherent = c.forward_parts(wave)[:2]
     assert recon.shape == coherent.shape == (2, 960) and not torch.allclose(recon, coherent)
     # with the noise level driven to zero (softplus of a very negative output), only the coherent part is left
     last = c.decoder[-1]
     with torch.no_grad():
         last.bias[c.spec_ch:] = -1e4
-    recon, coherent, _, _ = c.forward_parts(wave)
+    recon, coherent = c.forward_parts(wave)[:2]
     assert torch.allclose(recon, coherent, atol=1e-6)
     # without noise filling the two are the same tensor
     plain = tiny_codec()
-    r, h, _, _ = plain.forward_parts(wave)
+    r, h = plain.forward_parts(wave)[:2]
     assert torch.equal(r, h)
 
 
@@ -232,8 +232,65 @@ def test_phase_only_complex_scores_the_same_values_in_training_only():
     torch.manual_seed(0)
     c = STFTCodec(STFTCodecConfig(**TINY, phase_only_complex=True)).train()
     wave = torch.randn(2, 960) * 0.1
-    recon, coherent, _, _ = c.forward_parts(wave, quantize=False)
+    recon, coherent = c.forward_parts(wave, quantize=False)[:2]
     assert torch.allclose(recon, coherent, atol=1e-6) and recon is not coherent   # a second graph, same values
     c.eval()
-    recon, coherent, _, _ = c.forward_parts(wave, quantize=False)
+    recon, coherent = c.forward_parts(wave, quantize=False)[:2]
     assert recon is coherent                                                    # nothing to split when decoding
+
+
+def vocoder_codec() -> STFTCodec:
+    torch.manual_seed(0)
+    return STFTCodec(STFTCodecConfig(**TINY, head="mag_if", encoder_input="magnitude")).eval()
+
+
+def test_bin_advance_is_a_centre_sinusoids_phase_and_stays_exact():
+    c = vocoder_codec()
+    adv = c._bin_advance(4001, torch.device("cpu"))
+    f, k = torch.tensor([3, 10, 160]), torch.tensor([1, 7, 4000])
+    want = torch.remainder(2 * torch.pi * f[:, None].double() * k[None].double() * c.cfg.stft_hop / c.cfg.window, 2 * torch.pi)
+    got = adv[f][:, k].double()
+    assert torch.all((got >= 0) & (got < 2 * torch.pi))
+    assert torch.allclose(torch.polar(torch.ones_like(got), got), torch.polar(torch.ones_like(want), want), atol=1e-5)
+
+
+def test_phase_steps_of_a_steady_partial_are_its_offset_from_the_bin_centre():
+    c = vocoder_codec()
+    sr, hop, n = c.cfg.sample_rate, c.cfg.stft_hop, c.cfg.window
+    t = torch.arange(8000) / sr
+    centre = 10 * sr / n                                   # bin 10's centre frequency (500 Hz)
+    for offset_hz in (0.0, 12.5):
+        spec = c.spectrum(torch.sin(2 * torch.pi * (centre + offset_hz) * t)[None])
+        steps = c.phase_steps(spec)[0, 10, 10:]            # past the first window
+        want = torch.polar(torch.ones(1), torch.tensor([2 * torch.pi * offset_hz * hop / sr]))
+        assert torch.allclose(steps, want.expand_as(steps), atol=1e-3)
+
+
+def test_vocoder_head_decodes_repeatably_and_causally_and_is_sure_only_where_told():
+    c = vocoder_codec()
+    hop = c.cfg.hop
+    x = torch.randn(1, 30 * hop) * 0.3
+    tokens = c.encode(x)
+    out = c.decode(tokens)
+    assert torch.equal(out, c.decode(tokens))
+    short = c.decode(tokens[:, :12])
+    final = 12 * hop - (c.cfg.window - c.cfg.stft_hop)
+    assert torch.allclose(short[:, :final], out[:, :final], atol=1e-6)
+    # a sure step (|v| = 1) leaves no noise: the same output whatever the noise table holds
+    dec = torch.zeros(1, c.spec_ch * 3 // 2, 5)
+    dec[:, c.spec_ch // 2: c.spec_ch] = 1.0              # v = 1 + 0j everywhere
+    a = c._vocoder(dec)[0]
+    c.noise_table.normal_()
+    assert torch.allclose(a, c._vocoder(dec)[0])
+    assert not torch.equal(c._vocoder(torch.zeros_like(dec))[0], c._vocoder(torch.zeros_like(dec))[0] * 0)   # v = 0: noise
+
+
+def test_vocoder_head_loss_trains_magnitude_and_steps():
+    c = vocoder_codec().train()
+    wave = torch.randn(2, 960) * 0.1
+    p = c.forward_parts(wave, quantize=False)
+    assert float(p.head_loss) > 0
+    p.head_loss.backward()
+    assert c.decoder[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="noise_fill"):
+        STFTCodecConfig(**TINY, head="mag_if", noise_fill=True)

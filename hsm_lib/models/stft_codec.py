@@ -31,6 +31,7 @@ overlap of algorithmic latency).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +42,11 @@ from hsm_lib.models.codec import Bitrate, CausalConv1d, GroupVQ, VQSettings, che
 from hsm_lib.models.config import ModelConfig
 
 
-HEADS = ("complex", "mag_phase")
+HEADS = ("complex", "mag_phase", "mag_if")
+ENCODER_INPUTS = ("complex", "magnitude")
 NOISE_TABLE_FRAMES = 1000             # decoding's noise repeats every 1000 codec frames (20 s)
+PHASE_TABLE_FRAMES = 4000             # the vocoder head's noise repeats every 4000 STFT frames (20 s)
+RAYLEIGH_MEAN = (torch.pi / 4) ** 0.5   # E|z| of complex Gaussian z with E|z|^2 = 1
 
 
 @dataclass
@@ -66,9 +70,11 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     dead_code_threshold: float = 0.1
     usage_decay: float = 0.9
     # What the decoder predicts per STFT bin: "complex" (real and imaginary parts of the compressed
-    # spectrum, TF-Codec) or "mag_phase" (log compressed magnitude and a phase angle, Vocos). A
-    # complex MSE under phase uncertainty shrinks the predicted magnitude towards zero; the
-    # mag_phase head keeps the magnitude apart from the phase.
+    # spectrum, TF-Codec), "mag_phase" (log compressed magnitude and a phase angle, Vocos), or
+    # "mag_if" (compressed magnitude and the phase advance since the previous STFT frame, as a
+    # 2-vector whose length says how sure it is: a phase vocoder, see :meth:`STFTCodec._vocoder`).
+    # A complex MSE under phase uncertainty shrinks the predicted magnitude towards zero; the
+    # other heads keep the magnitude apart from the phase.
     head: str = "complex"
     # Noise filling (as CELT/Opus and AAC's PNS do for what the bits cannot carry): the decoder
     # also predicts a noise level per STFT bin and adds complex Gaussian noise of that level to
@@ -80,6 +86,11 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     # predicted magnitude through a stop-gradient. A complex MSE under phase uncertainty pulls the
     # magnitude down to |X| cos(phase error); the magnitude and mel terms then train it unbiased.
     phase_only_complex: bool = False
+    # What the encoder sees: the compressed complex spectrum ("complex", TF-Codec) or its
+    # magnitude only ("magnitude"); then the tokens say nothing of the phase, which the decoder
+    # makes up, and they are a function of what a log-mel (or S) carries, so an acoustic LM
+    # conditioned on S can predict them.
+    encoder_input: str = "complex"
 
     def __post_init__(self) -> None:
         if self.groups < 2:
@@ -92,6 +103,10 @@ class STFTCodecConfig(Bitrate, ModelConfig):
             raise ValueError("the window must be a whole number of STFT hops")
         if self.gain_max_db <= self.gain_min_db:
             raise ValueError("gain_max_db must exceed gain_min_db")
+        if self.head == "mag_if" and self.noise_fill:
+            raise ValueError("the mag_if head makes its own noise: noise_fill does not apply")
+        if self.encoder_input not in ENCODER_INPUTS:
+            raise ValueError(f"encoder_input must be one of {', '.join(ENCODER_INPUTS)}, got {self.encoder_input!r}")
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
 
@@ -103,6 +118,16 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     @property
     def bins(self) -> int:
         return self.window // 2 + 1
+
+
+class CodecPass(NamedTuple):
+    """What :meth:`STFTCodec.forward_parts` returns for the trainer."""
+
+    recon: torch.Tensor      # [B, T'] the decoded waveform
+    coherent: torch.Tensor   # [B, T'] the same without the filled noise (the complex term scores it)
+    codes: torch.Tensor      # [B, T_a, G]
+    commit: torch.Tensor     # the quantizer's commitment loss
+    head_loss: torch.Tensor  # the decoder head's own loss (the vocoder head's magnitude and phase steps)
 
 
 class _Block(nn.Module):
@@ -145,11 +170,16 @@ class STFTCodec(nn.Module):
         self.cfg = cfg
         spec_ch = 2 * cfg.bins * cfg.frames_per_token          # real + imaginary, 4 frames stacked
         self.spec_ch = spec_ch
-        self.encoder = _stack(spec_ch + 1, cfg.channels, cfg.latent_dim, cfg)      # + the frame's log-gain
+        enc_ch = spec_ch if cfg.encoder_input == "complex" else spec_ch // 2
+        self.encoder = _stack(enc_ch + 1, cfg.channels, cfg.latent_dim, cfg)      # + the frame's log-gain
         self.quantizer = GroupVQ(VQSettings(cfg.groups - 1, cfg.codebook_size, cfg.latent_dim, cfg.ema_decay,
                                             cfg.commitment, cfg.dead_code_threshold, cfg.usage_decay))
         noise_ch = cfg.bins * cfg.frames_per_token if cfg.noise_fill else 0  # a noise level per bin and STFT frame
-        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, spec_ch + noise_ch, cfg)
+        head_ch = spec_ch * 3 // 2 if cfg.head == "mag_if" else spec_ch    # mag_if: magnitude + a 2-vector per bin
+        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, head_ch + noise_ch, cfg)
+        if cfg.head == "mag_if":   # complex N(0, 1) per bin and STFT frame, repeating every 20 s
+            z = torch.randn(cfg.bins, PHASE_TABLE_FRAMES, dtype=torch.cfloat, generator=torch.Generator().manual_seed(cfg.noise_seed))
+            self.register_buffer("noise_table", z, persistent=False)
         self.register_buffer("window", torch.hann_window(cfg.window), persistent=False)
         if cfg.noise_fill:
             table = torch.randn(spec_ch, NOISE_TABLE_FRAMES, generator=torch.Generator().manual_seed(cfg.noise_seed))
@@ -237,6 +267,9 @@ class STFTCodec(nn.Module):
         gain_codes = self.gain_codes(self.gain_db(frames))
         gain = self.gain_values(gain_codes)
         shape = frames / (10 ** (gain / 20)).unsqueeze(1)
+        if self.cfg.encoder_input == "magnitude":       # [B, bins * 4, T]: |re + j im| per bin and STFT frame
+            half = shape.shape[1] // 2
+            shape = torch.sqrt(shape[:, :half] ** 2 + shape[:, half:] ** 2 + 1e-12)
         return self.encoder(torch.cat([shape, self._gain_channel(gain)], 1)), gain_codes, gain
 
     def _head(self, out: torch.Tensor) -> torch.Tensor:
@@ -249,6 +282,71 @@ class STFTCodec(nn.Module):
         mag = torch.exp(log_mag.clamp(max=6.0))      # a unit-RMS shape never needs e^6
         return torch.cat([mag * torch.cos(phase), mag * torch.sin(phase)], 1)
 
+    # --- the phase vocoder head -----------------------------------------------------------------
+
+    def _stft_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 4, bins, T] (per codec frame, its 4 STFT frames) -> [B, bins, 4T] in STFT-frame order."""
+        b, j, f, t = x.shape
+        return x.permute(0, 2, 3, 1).reshape(b, f, t * j)
+
+    def _bin_advance(self, k: int, device: torch.device) -> torch.Tensor:
+        """The phase a steady sinusoid at each bin's centre frequency has after k STFT hops,
+        [bins, k] in [0, 2 pi), computed in integers so that it stays exact over long clips."""
+        cfg = self.cfg
+        cycles = (torch.arange(cfg.bins, device=device)[:, None] * torch.arange(k, device=device)[None] * cfg.stft_hop) % cfg.window
+        return 2 * torch.pi * cycles.float() / cfg.window
+
+    def _vocoder(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder output [B, 3 * 4 * bins, T] -> (compressed unit-gain spectrum [B, bins, 4T],
+        its magnitude M, the predicted phase steps v [B, bins, 4T] complex).
+
+        v is the phase advance of each bin since the previous STFT frame, beyond the advance of a
+        sinusoid at the bin's centre, as a 2-vector trained towards the true one (unit length): on
+        a steady partial it is sure (|v| near 1); on noise the true step is random and v shrinks
+        towards 0. A bin's value is M (c e^{j phi} + (1 - c) z), with c = min(|v|, 1), phi the running
+        sum of the steps (a phase vocoder: causal, nothing about the phase is coded) and z complex
+        Gaussian noise of mean magnitude 1: sure bins continue coherently, unsure ones are noise
+        with the speckle of real noise around the predicted magnitude. The steps are not trained by
+        the waveform losses (a change at frame k would move every later phase), only by their own
+        loss (:meth:`head_loss`)."""
+        cfg = self.cfg
+        b, _, t = out.shape
+        x = out[:, : self.spec_ch * 3 // 2].reshape(b, 3, cfg.frames_per_token, cfg.bins, t)
+        mag = self._stft_frames(F.softplus(x[:, 0]))
+        v = torch.complex(self._stft_frames(x[:, 1]), self._stft_frames(x[:, 2]))
+        k = mag.shape[-1]
+        if self.training:
+            z = torch.randn(b, cfg.bins, k, dtype=torch.cfloat, device=out.device)
+        else:
+            z = self.noise_table[:, torch.arange(k, device=out.device) % PHASE_TABLE_FRAMES].expand(b, -1, -1)
+        sure = v.detach()
+        c = sure.abs().clamp(max=1.0)
+        phase = torch.remainder(torch.cumsum(torch.angle(sure), -1), 2 * torch.pi) + self._bin_advance(k, out.device)
+        unit = c * torch.polar(torch.ones_like(phase), phase) + (1 - c) * z / RAYLEIGH_MEAN
+        return mag * unit, mag, v
+
+    def head_loss(self, wave: torch.Tensor, out: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """The vocoder head's own loss: MSE of the predicted compressed magnitude against the
+        target's (both divided by the frame's coded gain, as the decoder predicts them) plus the
+        target-magnitude-weighted squared error of the phase steps v against the true unit steps.
+        wave [B, L]; out: the decoder output [B, C, T]; gain: coded dB [B, T]."""
+        cfg = self.cfg
+        target = self.compressed(self.spectrum(self._pad(wave)))
+        target = target / (10 ** (gain / 20)).repeat_interleave(cfg.frames_per_token, -1).unsqueeze(1)
+        _, mag, v = self._vocoder(out)
+        t_mag = target.abs()
+        mag_loss = F.mse_loss(mag, t_mag)
+        if_loss = (t_mag[..., 1:] * (v[..., 1:] - self.phase_steps(target)).abs().pow(2)).mean()
+        return 0.5 * mag_loss + 0.5 * if_loss
+
+    def phase_steps(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex STFT [B, bins, K] -> each bin's phase advance from frame k-1 to k beyond the
+        advance of a sinusoid at the bin's centre, as a unit phasor [B, bins, K - 1] (what the
+        vocoder head's v is trained towards)."""
+        step = spec[..., 1:] * spec[..., :-1].conj()
+        centre = torch.polar(torch.ones(1, device=spec.device), -self._bin_advance(2, spec.device)[:, 1:])   # [bins, 1]
+        return step / step.abs().clamp_min(1e-8) * centre
+
     def _noise(self, b: int, t: int, device: torch.device) -> torch.Tensor:
         """Complex Gaussian noise as real channels [B, 2 * bins * 4, T]: fresh draws in training,
         the fixed table otherwise (frame t always gets column t mod the table's length)."""
@@ -257,10 +355,17 @@ class STFTCodec(nn.Module):
         idx = torch.arange(t, device=device) % NOISE_TABLE_FRAMES
         return self.noise_table[:, idx].unsqueeze(0).expand(b, -1, -1)
 
-    def _synthesise(self, latent: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shape latent [B, latent_dim, T] and gain dB [B, T] -> (waveform [B, T * hop], its coherent
+    def _decoder_out(self, latent: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """Shape latent [B, latent_dim, T] and gain dB [B, T] -> the decoder's raw output [B, C, T]."""
+        return self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
+
+    def _synthesise(self, out: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's output [B, C, T] and gain dB [B, T] -> (waveform [B, T * hop], its coherent
         part [B, T * hop]: the same without the filled noise; the waveform itself without noise filling)."""
-        out = self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
+        if self.cfg.head == "mag_if":
+            spec = self._vocoder(out)[0] * (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)
+            recon = self.waveform(self.decompressed(spec))
+            return recon, recon
         shape = self._head(out[:, : self.spec_ch])
         scale = (10 ** (gain / 20)).unsqueeze(1)
         synth = lambda s: self.waveform(self.decompressed(self._unframes(s * scale)))   # noqa: E731
@@ -289,7 +394,8 @@ class STFTCodec(nn.Module):
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
         check_tokens(tokens, self.cfg)
-        return self._synthesise(self.quantizer.lookup(tokens[..., :-1]), self.gain_values(tokens[..., -1]))[0]
+        gain = self.gain_values(tokens[..., -1])
+        return self._synthesise(self._decoder_out(self.quantizer.lookup(tokens[..., :-1]), gain), gain)[0]
 
     def code_vectors(self) -> torch.Tensor:
         """What each token stands for, [G, K, d]: the shape codebooks, then the gain levels in dB in
@@ -303,17 +409,20 @@ class STFTCodec(nn.Module):
         """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss), as
         :meth:`Codec.forward`; ``quantize=False`` leaves the shape latent unquantized (the gain
         is always quantized: it has nothing to learn). :meth:`forward_parts` adds the coherent part."""
-        recon, _, codes, commit = self.forward_parts(wave, quantize)
-        return recon, codes, commit
+        p = self.forward_parts(wave, quantize)
+        return p.recon, p.codes, p.commit
 
-    def forward_parts(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(reconstruction [B, T'], its coherent part without the filled noise [B, T'], codes
-        [B, T_a, G], commitment loss). The trainer scores the complex spectrum on the coherent
-        part (the conditional mean a complex MSE asks for) and the magnitudes on the whole."""
+    def forward_parts(self, wave: torch.Tensor, quantize: bool = True) -> "CodecPass":
+        """The training pass with everything the trainer scores: the reconstruction [B, T'], its
+        coherent part without the filled noise [B, T'] (the complex term scores it: the conditional
+        mean a complex MSE asks for), the codes [B, T_a, G], the commitment loss and the head's own
+        loss (the vocoder head's; zero for the others)."""
         latent, gain_codes, gain = self._analyse(wave)
         if quantize:
             latent, shape_codes, commit = self.quantizer(latent)
         else:
             shape_codes, commit = self.quantizer.codes(latent.detach()), latent.new_zeros(())
-        recon, coherent = self._synthesise(latent, gain)
-        return recon, coherent, torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit
+        out = self._decoder_out(latent, gain)
+        recon, coherent = self._synthesise(out, gain)
+        head = self.head_loss(wave, out, gain) if self.cfg.head == "mag_if" else commit.new_zeros(())
+        return CodecPass(recon, coherent, torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit, head)

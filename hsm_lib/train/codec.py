@@ -95,10 +95,11 @@ def fit_codec(codec: Codec | STFTCodec, disc: MultiScaleMelDiscriminator, waves:
 
     def step(step: int, _):
         real = random_segments(waves, cfg.batch_size, length, run.rng).to(run.device)
-        if getattr(codec.cfg, "noise_fill", False) or getattr(codec.cfg, "phase_only_complex", False):
+        if isinstance(codec, STFTCodec):
             # a complex term scores the coherent part (noise-free; magnitude behind a stop-gradient)
-            fake, coherent, _, commit = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup)
-            spec = spectral(fake, real, coherent=coherent)
+            p = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup)
+            fake, commit = p.recon, p.commit
+            spec = spectral(fake, real, coherent=p.coherent) + p.head_loss
         else:
             fake, _, commit = codec(real, quantize=step > cfg.quantizer_warmup)
             spec = spectral(fake, real)
