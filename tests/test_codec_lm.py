@@ -208,14 +208,15 @@ def test_cached_logits_match_full_forward(cond_mode, head):
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
 
-def test_aligned_s_reaches_a_frame_only_from_its_own_time_onwards():
-    """With S aligned (no cross-attention), changing S's row r (frames 4r .. 4r+3 at 4 frames
-    per row) changes the predictions of those frames and later ones, never earlier ones."""
+def test_aligned_s_reaches_a_frame_only_from_one_row_before_its_own():
+    """With S aligned (no cross-attention), changing S's row r (frames 4r .. 4r+3 at 4 frames per
+    row) changes the predictions from row r - 1 on (each frame sees its row's neighbours), never
+    earlier ones."""
     lm = tiny_lm("aligned")
     cond = torch.randn(1, 10, 12)                 # 5 rows x 2 columns
     tokens = torch.randint(0, 16, (1, 20, 3))
     other = cond.clone()
-    other[:, 4:6] += 1.0                          # row 2: frames 8 .. 11
+    other[:, 6:8] += 1.0                          # row 3: frames 12 .. 15
     def logits(s):
         c = lm.condition(s)
         bos = torch.full((1, 1, 3), lm.cfg.bos)

@@ -4,8 +4,9 @@ A transformer decoder generates the codec tokens of a clip frame by frame, condi
 its AudioMAE features S. How S enters is ``cond_mode`` (the paper does not say):
 
 * ``cross``: cross-attention to S in every layer;
-* ``aligned``: S time-aligned to the frames: S's patch rows [T/P, (F/P) C_s] are projected to
-  the model width and each frame's input gets the row covering that frame's time;
+* ``aligned``: S time-aligned to the frames: S's patch rows [T/P, (F/P) C_s], each with its two
+  neighbours, go through a small MLP to the model width, and each frame's input gets the row
+  covering that frame's time and an embedding of its place within the row;
 * ``both``: the two together.
 
 As in UniCodec, all G groups of
@@ -30,6 +31,7 @@ cache, greedy or temperature / top-k sampling, and stops at the end token or the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -136,7 +138,10 @@ class AcousticLM(nn.Module):
             self.cond_in = nn.Linear(cfg.cond_dim, d)
             self.cond_pos = nn.Parameter(torch.randn(1, cfg.max_cond, d) * 0.02)
         if cfg.aligned:
-            self.row_in = nn.Linear(cfg.cond_cols * cfg.cond_dim, d)
+            # each frame's row of S with its two neighbours, through a small MLP, plus where in
+            # its row the frame sits (8 codec frames share a 160 ms row)
+            self.row_in = nn.Sequential(nn.Linear(3 * cfg.cond_cols * cfg.cond_dim, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+            self.row_phase = nn.Embedding(math.ceil(cfg.frames_per_cond_row), d)
         self.blocks = nn.ModuleList(DecoderBlock(d, cfg.heads, cfg.mlp_ratio, cross=cfg.cross) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
         if cfg.head == "free":
@@ -192,13 +197,16 @@ class AcousticLM(nn.Module):
             kv = [blk.cross_attn.project_kv(c) for blk in self.blocks]
         rows = None
         if cfg.aligned:
-            rows = self.row_in(cond.reshape(cond.shape[0], -1, cfg.cond_cols * cfg.cond_dim))  # [B, T/P, dim]
+            r = cond.reshape(cond.shape[0], -1, cfg.cond_cols * cfg.cond_dim)                  # [B, T/P, cols C_s]
+            context = torch.cat([F.pad(r, (0, 0, 1, 0))[:, :-1], r, F.pad(r, (0, 0, 0, 1))[:, 1:]], -1)
+            rows = self.row_in(context)                                                        # [B, T/P, dim]
         return Condition(kv, rows)
 
     def embed_frames(self, frames: torch.Tensor, start: int, cond: Condition | None = None) -> torch.Tensor:
         """Frames [B, L, G] of token ids (BOS allowed) at positions start.. -> [B, L, dim].
 
-        Position t predicts frame t, so with aligned S it gets the row of S covering frame t."""
+        Position t predicts frame t, so with aligned S it gets the row of S covering frame t (with
+        its neighbours: 160 ms of look-ahead into S, which is given whole) and its place in the row."""
         x = sum(emb(frames[..., g]) for g, emb in enumerate(self.embed))
         if self.cfg.head == "codebook":   # and the code's own vector, so that near codes start near
             x = x + sum(proj(self.code_vectors[g][frames[..., g]]) for g, proj in enumerate(self.code_in))
@@ -209,7 +217,8 @@ class AcousticLM(nn.Module):
         if cond is not None and cond.rows is not None:
             t = torch.arange(start, start + n, device=frames.device)
             row = (t / self.cfg.frames_per_cond_row).long().clamp(max=cond.rows.shape[1] - 1)
-            x = x + cond.rows[:, row]
+            phase = (t - row * self.cfg.frames_per_cond_row).long().clamp(0, self.row_phase.num_embeddings - 1)
+            x = x + cond.rows[:, row] + self.row_phase(phase)
         return x
 
     def hidden(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:

@@ -37,8 +37,7 @@ class MultiResolutionSpectralLoss(nn.Module):
         self.mels = nn.ModuleList(
             torchaudio.transforms.MelScale(n_mels=min(n_mels, n // 8), sample_rate=sample_rate, n_stft=n // 2 + 1) for n in ffts)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, coherent: torch.Tensor | None = None) -> torch.Tensor:
-        """(``coherent``, a noise-filling decoder's noise-free part, has no term here: magnitudes only.)"""
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total = x.new_zeros(())
         for n_fft, mel in zip(self.ffts, self.mels):
             sx, sy = _stft_mag(x, n_fft), _stft_mag(y, n_fft)
@@ -123,8 +122,6 @@ class CompressedSpectralLoss(nn.Module):
     first, so that a quiet frame counts as much as a loud one (a plain MSE is ruled by the loud
     frames, and the tagger is very sensitive to the quiet floor between events).
 
-    ``mel_weighted_bins``: weigh the magnitude and complex terms per bin by the mel scale's density.
-
     ``mel_floor_db``: the log-mel's floor. None: an absolute 1e-7 (far below any real noise floor,
     so the loss weighs a -100 dB detail like a loud one); a number: that many dB below the
     reference's loudest mel cell, per example, as a listener's (or a tagger's) dynamic range.
@@ -135,16 +132,9 @@ class CompressedSpectralLoss(nn.Module):
     def __init__(self, sample_rate: int = SAMPLE_RATE, n_fft: int = 320, hop: int = 80, compress: float = 0.3,
                  mag_weight: float = 0.5, complex_weight: float = 0.5, mel_weight: float = 0.25,
                  mel_ffts: tuple[int, ...] = (512, 1024, 2048), n_mels: int = 64, frame_normalised: bool = True,
-                 mel_floor_db: float | None = None, mel_weighted_bins: bool = False):
+                 mel_floor_db: float | None = None):
         super().__init__()
         self.mel_floor_db = mel_floor_db
-        # per-bin weights of the magnitude and complex terms: 1, or the mel scale's density
-        # d mel / d f at each bin's frequency (mean 1), so that each mel band counts about as much
-        # as any other, as it does for a listener or a tagger (a 16 kHz STFT has as many bins
-        # above 4 kHz as below it)
-        freqs = torch.arange(n_fft // 2 + 1) * sample_rate / n_fft
-        density = 1.0 / (700.0 + freqs) if mel_weighted_bins else torch.ones_like(freqs)
-        self.register_buffer("bin_weight", (density / density.mean())[None, :, None], persistent=False)
         self.n_fft, self.hop, self.compress = n_fft, hop, compress
         self.weights = (mag_weight, complex_weight, mel_weight)
         self.frame_normalised = frame_normalised
@@ -157,17 +147,13 @@ class CompressedSpectralLoss(nn.Module):
         spec = torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)   # [B, F, K]
         return spec * spec.abs().clamp_min(1e-9) ** (self.compress - 1)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, coherent: torch.Tensor | None = None) -> torch.Tensor:
-        """``coherent``: the estimate's noise-free part, if it has one (a noise-filling decoder): the
-        complex term scores it, the magnitude and mel terms score ``x``."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cx, cy = self._compressed(x), self._compressed(y)
-        ch = cx if coherent is None else self._compressed(coherent)
         if self.frame_normalised:
             scale = cy.abs().pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-3)   # [B, 1, K]
-            cx, cy, ch = cx / scale, cy / scale, ch / scale
-        w = self.bin_weight
-        mag = ((cx.abs() - cy.abs()).pow(2) * w).mean()
-        cplx = ((ch - cy).abs().pow(2) * w).mean()                      # mean over complex values
+            cx, cy = cx / scale, cy / scale
+        mag = F.mse_loss(cx.abs(), cy.abs())
+        cplx = F.mse_loss(torch.view_as_real(cx), torch.view_as_real(cy)) * 2  # mean over complex values
         mel = x.new_zeros(())
         for n_fft, fb in zip(self.mel_ffts, self.mels):
             mx, my = fb(_stft_mag(x, n_fft).pow(2)), fb(_stft_mag(y, n_fft).pow(2))    # [B, mels, frames]

@@ -44,7 +44,6 @@ from hsm_lib.models.config import ModelConfig
 
 HEADS = ("complex", "mag_phase", "mag_if")
 ENCODER_INPUTS = ("complex", "magnitude")
-NOISE_TABLE_FRAMES = 1000             # decoding's noise repeats every 1000 codec frames (20 s)
 PHASE_TABLE_FRAMES = 4000             # the vocoder head's noise repeats every 4000 STFT frames (20 s)
 RAYLEIGH_MEAN = (torch.pi / 4) ** 0.5   # E|z| of complex Gaussian z with E|z|^2 = 1
 
@@ -59,7 +58,6 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     channels: int = 256               # width of the causal convolution stacks
     blocks: int = 4                   # dilated residual blocks (dilation 1, 2, 4, ...) in each stack
     kernel: int = 3
-    gru: bool = False                 # end each stack with a residual GRU over the frames (TF-Codec)
     latent_dim: int = 88              # shape latent = (groups - 1) x per-group code width
     groups: int = 12                  # token groups per frame: groups - 1 shape codebooks + 1 gain
     codebook_size: int = 1024         # 10 bits per group and frame
@@ -76,21 +74,12 @@ class STFTCodecConfig(Bitrate, ModelConfig):
     # A complex MSE under phase uncertainty shrinks the predicted magnitude towards zero; the
     # other heads keep the magnitude apart from the phase.
     head: str = "complex"
-    # Noise filling (as CELT/Opus and AAC's PNS do for what the bits cannot carry): the decoder
-    # also predicts a noise level per STFT bin and adds complex Gaussian noise of that level to
-    # its coherent prediction. A deterministic decoder outputs the conditional mean, which for
-    # noise-like content is a smooth, buzzing spectrum; filled noise restores the texture.
-    noise_fill: bool = False
-    noise_seed: int = 0               # decoding draws its noise from a fixed table: repeatable and causal
-    # Let the complex loss term train the phase only: the "coherent" output it scores carries the
-    # predicted magnitude through a stop-gradient. A complex MSE under phase uncertainty pulls the
-    # magnitude down to |X| cos(phase error); the magnitude and mel terms then train it unbiased.
-    phase_only_complex: bool = False
     # What the encoder sees: the compressed complex spectrum ("complex", TF-Codec) or its
     # magnitude only ("magnitude"); then the tokens say nothing of the phase, which the decoder
     # makes up, and they are a function of what a log-mel (or S) carries, so an acoustic LM
     # conditioned on S can predict them.
     encoder_input: str = "complex"
+    noise_seed: int = 0               # the mag_if head's decoding noise comes from a fixed table: repeatable and causal
 
     def __post_init__(self) -> None:
         if self.groups < 2:
@@ -103,8 +92,6 @@ class STFTCodecConfig(Bitrate, ModelConfig):
             raise ValueError("the window must be a whole number of STFT hops")
         if self.gain_max_db <= self.gain_min_db:
             raise ValueError("gain_max_db must exceed gain_min_db")
-        if self.head == "mag_if" and self.noise_fill:
-            raise ValueError("the mag_if head makes its own noise: noise_fill does not apply")
         if self.encoder_input not in ENCODER_INPUTS:
             raise ValueError(f"encoder_input must be one of {', '.join(ENCODER_INPUTS)}, got {self.encoder_input!r}")
         if self.head not in HEADS:
@@ -124,7 +111,6 @@ class CodecPass(NamedTuple):
     """What :meth:`STFTCodec.forward_parts` returns for the trainer."""
 
     recon: torch.Tensor      # [B, T'] the decoded waveform
-    coherent: torch.Tensor   # [B, T'] the same without the filled noise (the complex term scores it)
     codes: torch.Tensor      # [B, T_a, G]
     commit: torch.Tensor     # the quantizer's commitment loss
     head_loss: torch.Tensor  # the decoder head's own loss (the vocoder head's magnitude and phase steps)
@@ -142,24 +128,9 @@ class _Block(nn.Module):
         return x + self.mix(F.gelu(self.conv(F.gelu(x))))
 
 
-class _GRUBlock(nn.Module):
-    """Residual unidirectional GRU over the frames (causal): x + W GRU(x). TF-Codec ends its
-    stacks with a GRU; a recurrent state can carry what a frame's phase continues from."""
-
-    def __init__(self, ch: int):
-        super().__init__()
-        self.gru = nn.GRU(ch, ch, batch_first=True)
-        self.out = nn.Linear(ch, ch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, _ = self.gru(x.transpose(1, 2))
-        return x + self.out(y).transpose(1, 2)
-
-
 def _stack(c_in: int, ch: int, c_out: int, cfg: STFTCodecConfig) -> nn.Sequential:
-    gru = [_GRUBlock(ch)] if cfg.gru else []
     return nn.Sequential(CausalConv1d(c_in, ch, cfg.kernel), *(_Block(ch, cfg.kernel, 2 ** i) for i in range(cfg.blocks)),
-                         *gru, nn.GELU(), nn.Conv1d(ch, c_out, 1))
+                         nn.GELU(), nn.Conv1d(ch, c_out, 1))
 
 
 class STFTCodec(nn.Module):
@@ -174,16 +145,12 @@ class STFTCodec(nn.Module):
         self.encoder = _stack(enc_ch + 1, cfg.channels, cfg.latent_dim, cfg)      # + the frame's log-gain
         self.quantizer = GroupVQ(VQSettings(cfg.groups - 1, cfg.codebook_size, cfg.latent_dim, cfg.ema_decay,
                                             cfg.commitment, cfg.dead_code_threshold, cfg.usage_decay))
-        noise_ch = cfg.bins * cfg.frames_per_token if cfg.noise_fill else 0  # a noise level per bin and STFT frame
         head_ch = spec_ch * 3 // 2 if cfg.head == "mag_if" else spec_ch    # mag_if: magnitude + a 2-vector per bin
-        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, head_ch + noise_ch, cfg)
+        self.decoder = _stack(cfg.latent_dim + 1, cfg.channels, head_ch, cfg)
         if cfg.head == "mag_if":   # complex N(0, 1) per bin and STFT frame, repeating every 20 s
             z = torch.randn(cfg.bins, PHASE_TABLE_FRAMES, dtype=torch.cfloat, generator=torch.Generator().manual_seed(cfg.noise_seed))
             self.register_buffer("noise_table", z, persistent=False)
         self.register_buffer("window", torch.hann_window(cfg.window), persistent=False)
-        if cfg.noise_fill:
-            table = torch.randn(spec_ch, NOISE_TABLE_FRAMES, generator=torch.Generator().manual_seed(cfg.noise_seed))
-            self.register_buffer("noise_table", table / 2 ** 0.5, persistent=False)   # complex N(0, 1): re, im each N(0, 1/2)
 
     # --- the STFT and its inverse ------------------------------------------------------------
 
@@ -347,40 +314,18 @@ class STFTCodec(nn.Module):
         centre = torch.polar(torch.ones(1, device=spec.device), -self._bin_advance(2, spec.device)[:, 1:])   # [bins, 1]
         return step / step.abs().clamp_min(1e-8) * centre
 
-    def _noise(self, b: int, t: int, device: torch.device) -> torch.Tensor:
-        """Complex Gaussian noise as real channels [B, 2 * bins * 4, T]: fresh draws in training,
-        the fixed table otherwise (frame t always gets column t mod the table's length)."""
-        if self.training:
-            return torch.randn(b, self.spec_ch, t, device=device) / 2 ** 0.5
-        idx = torch.arange(t, device=device) % NOISE_TABLE_FRAMES
-        return self.noise_table[:, idx].unsqueeze(0).expand(b, -1, -1)
-
     def _decoder_out(self, latent: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         """Shape latent [B, latent_dim, T] and gain dB [B, T] -> the decoder's raw output [B, C, T]."""
         return self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
 
-    def _synthesise(self, out: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decoder's output [B, C, T] and gain dB [B, T] -> (waveform [B, T * hop], its coherent
-        part [B, T * hop]: the same without the filled noise; the waveform itself without noise filling)."""
-        if self.cfg.head == "mag_if":
-            spec = self._vocoder(out)[0] * (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)
-            recon = self.waveform(self.decompressed(spec))
-            return recon, recon
-        shape = self._head(out[:, : self.spec_ch])
-        scale = (10 ** (gain / 20)).unsqueeze(1)
-        synth = lambda s: self.waveform(self.decompressed(self._unframes(s * scale)))   # noqa: E731
-        full = shape
-        if self.cfg.noise_fill:
-            level = F.softplus(out[:, self.spec_ch:]).repeat(1, 2, 1)      # the same level for re and im
-            full = shape + level * self._noise(out.shape[0], out.shape[-1], out.device)
-        recon = synth(full)
-        if self.cfg.phase_only_complex and self.training:
-            z = self._unframes(shape)                                       # complex [B, bins, 4T]
-            mag = z.abs()
-            shape = self._frames(z / mag.clamp_min(1e-8) * mag.detach())    # same values, phase-only gradient
-        elif not self.cfg.noise_fill:
-            return recon, recon
-        return recon, synth(shape)
+    def _synthesise(self, out: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """The decoder's output [B, C, T] and gain dB [B, T] -> waveform [B, T * hop]."""
+        cfg = self.cfg
+        if cfg.head == "mag_if":
+            spec = self._vocoder(out)[0] * (10 ** (gain / 20)).repeat_interleave(cfg.frames_per_token, -1).unsqueeze(1)
+            return self.waveform(self.decompressed(spec))
+        shape = self._head(out)
+        return self.waveform(self.decompressed(self._unframes(shape * (10 ** (gain / 20)).unsqueeze(1))))
 
     # --- the public calls -------------------------------------------------------------------
 
@@ -395,7 +340,7 @@ class STFTCodec(nn.Module):
         """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
         check_tokens(tokens, self.cfg)
         gain = self.gain_values(tokens[..., -1])
-        return self._synthesise(self._decoder_out(self.quantizer.lookup(tokens[..., :-1]), gain), gain)[0]
+        return self._synthesise(self._decoder_out(self.quantizer.lookup(tokens[..., :-1]), gain), gain)
 
     def code_vectors(self) -> torch.Tensor:
         """What each token stands for, [G, K, d]: the shape codebooks, then the gain levels in dB in
@@ -408,21 +353,19 @@ class STFTCodec(nn.Module):
     def forward(self, wave: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training pass: (reconstruction [B, T'], codes [B, T_a, G], commitment loss), as
         :meth:`Codec.forward`; ``quantize=False`` leaves the shape latent unquantized (the gain
-        is always quantized: it has nothing to learn). :meth:`forward_parts` adds the coherent part."""
+        is always quantized: it has nothing to learn). :meth:`forward_parts` adds the head's loss."""
         p = self.forward_parts(wave, quantize)
         return p.recon, p.codes, p.commit
 
     def forward_parts(self, wave: torch.Tensor, quantize: bool = True) -> "CodecPass":
-        """The training pass with everything the trainer scores: the reconstruction [B, T'], its
-        coherent part without the filled noise [B, T'] (the complex term scores it: the conditional
-        mean a complex MSE asks for), the codes [B, T_a, G], the commitment loss and the head's own
-        loss (the vocoder head's; zero for the others)."""
+        """The training pass with everything the trainer scores: the reconstruction [B, T'], the
+        codes [B, T_a, G], the commitment loss and the head's own loss (the vocoder head's; zero
+        for the others)."""
         latent, gain_codes, gain = self._analyse(wave)
         if quantize:
             latent, shape_codes, commit = self.quantizer(latent)
         else:
             shape_codes, commit = self.quantizer.codes(latent.detach()), latent.new_zeros(())
         out = self._decoder_out(latent, gain)
-        recon, coherent = self._synthesise(out, gain)
         head = self.head_loss(wave, out, gain) if self.cfg.head == "mag_if" else commit.new_zeros(())
-        return CodecPass(recon, coherent, torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit, head)
+        return CodecPass(self._synthesise(out, gain), torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit, head)

@@ -40,7 +40,6 @@ class CodecTrainConfig(TrainConfig):
     mel_weight: float = 0.25          # the compressed loss's log-mel L1 weight (TF-Codec: 0.25)
     complex_weight: float = 0.5       # the compressed loss's complex-spectrum MSE weight (TF-Codec: 0.5)
     mel_floor_db: float | None = None  # the compressed loss's log-mel floor, dB below the loudest cell (None: 1e-7)
-    mel_weighted_bins: bool = False    # the compressed loss weighs STFT bins by the mel scale's density
     spectral_weight: float = 15.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
@@ -55,8 +54,7 @@ def reconstruction_loss(cfg: CodecTrainConfig, sample_rate: int) -> torch.nn.Mod
         return MultiResolutionSpectralLoss(sample_rate)
     if cfg.loss == "compressed":
         return CompressedSpectralLoss(sample_rate, mel_weight=cfg.mel_weight, complex_weight=cfg.complex_weight,
-                                      frame_normalised=cfg.frame_normalised, mel_floor_db=cfg.mel_floor_db,
-                                      mel_weighted_bins=cfg.mel_weighted_bins)
+                                      frame_normalised=cfg.frame_normalised, mel_floor_db=cfg.mel_floor_db)
     raise ConfigError(f"codec train.loss must be one of {', '.join(LOSSES)}, got {cfg.loss!r}")
 
 
@@ -95,11 +93,10 @@ def fit_codec(codec: Codec | STFTCodec, disc: MultiScaleMelDiscriminator, waves:
 
     def step(step: int, _):
         real = random_segments(waves, cfg.batch_size, length, run.rng).to(run.device)
-        if isinstance(codec, STFTCodec):
-            # a complex term scores the coherent part (noise-free; magnitude behind a stop-gradient)
+        if isinstance(codec, STFTCodec):   # with its head's own loss (the vocoder head's)
             p = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup)
             fake, commit = p.recon, p.commit
-            spec = spectral(fake, real, coherent=p.coherent) + p.head_loss
+            spec = spectral(fake, real) + p.head_loss
         else:
             fake, _, commit = codec(real, quantize=step > cfg.quantizer_warmup)
             spec = spectral(fake, real)
