@@ -423,3 +423,17 @@ def test_mismatched_conditions_reveal_an_lm_that_reads_s():
     assert matched < 0.1 and other > matched + 1.0
     same = cond[:1].expand(4, 10, 12)
     assert mismatched_ce(lm, same, tokens) == pytest.approx(teacher_forced_ce(lm, same, tokens), rel=1e-6)
+
+
+def test_input_dropout_hides_whole_previous_frames_and_is_checked():
+    lm = tiny_lm()
+    cond = torch.randn(2, 10, 12)
+    tokens = torch.randint(0, 16, (2, 6, 3))
+    plain = lm.loss(cond, tokens)
+    assert torch.equal(plain, lm.loss(cond, tokens, input_dropout=0.0))
+    hidden = lm.loss(cond, tokens, input_dropout=0.5, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(plain, hidden)
+    # the same draw gives the same loss: a resumed run reproduces it
+    assert torch.equal(hidden, lm.loss(cond, tokens, input_dropout=0.5, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="input_dropout"):
+        lm.loss(cond, tokens, input_dropout=1.0)

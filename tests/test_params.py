@@ -132,6 +132,7 @@ def test_paper_profile_holds_the_papers_representation_sizes():
 def test_paper_profile_holds_the_papers_acoustic_decoder_sizes():
     from hsm_lib.models.acoustic_lm import AcousticLMConfig
     from hsm_lib.registry import KINDS
+    from hsm_lib.train.codec import CodecTrainConfig
 
     def codec_config(p):
         section = profile_section("codec", p)
@@ -142,6 +143,9 @@ def test_paper_profile_holds_the_papers_acoustic_decoder_sizes():
     assert codec.sample_rate == 16000 and codec.bitrate == 6000.0      # Sec. IV-C: 6 kbps at 16 kHz
     assert (codec.hop, codec.groups, codec.codebook_size) == (320, 12, 1024)  # 20 ms x 12 groups x 10 bits
     assert (codec.window, codec.stft_hop, codec.compress) == (320, 80, 0.3)  # TF-Codec: 20 ms / 5 ms, |X|^0.3
+    assert (codec.encoder_input, codec.head) == ("complex", "complex")   # TF-Codec: the complex spectrum in and out
+    paper_train = CodecTrainConfig.from_params(profile_section("codec", "paper")["train"])
+    assert (paper_train.complex_weight, paper_train.mel_weight, paper_train.mel_floor_db) == (0.5, 0.25, None)
     assert profile_section("codec", "paper")["train"]["segment_seconds"] == 3.0  # Sec. IV-A3: 3 s crops
     lm = AcousticLMConfig(**profile_section("acoustic_lm", "paper")["model"])
     assert (lm.layers, lm.heads, lm.dim) == (12, 8, 1024)              # Sec. IV-C

@@ -247,7 +247,8 @@ class AcousticLM(nn.Module):
     # --- training -----------------------------------------------------------------------------
 
     def loss(self, cond: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor | None = None,
-             scored_fraction: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+             scored_fraction: float = 1.0, generator: torch.Generator | None = None,
+             input_dropout: float = 0.0) -> torch.Tensor:
         """Teacher-forced cross-entropy (Eq. 10).
 
         Args:
@@ -258,9 +259,15 @@ class AcousticLM(nn.Module):
                 them at 1.0). The G output heads over K + 1 classes are most of a step's cost on a
                 CPU, and every position still attends to the whole prefix, so a training step on a
                 random quarter of the positions is an unbiased, cheaper estimate of the full loss.
+            input_dropout: the probability that a previous frame is hidden from the input (all its
+                groups replaced by the start token). Teacher forcing lets a model predict each frame
+                mostly by copying the true previous one; when generating, that frame is its own
+                guess, and errors compound (the gain drifts). Hidden frames make it read S.
         """
         if not 0.0 < scored_fraction <= 1.0:
             raise ValueError(f"scored_fraction must be in (0, 1], got {scored_fraction}")
+        if not 0.0 <= input_dropout < 1.0:
+            raise ValueError(f"input_dropout must be in [0, 1), got {input_dropout}")
         b, t, g = tokens.shape
         lengths = torch.full((b,), t, device=tokens.device) if lengths is None else lengths
         bos = torch.full((b, 1, g), self.cfg.bos, dtype=tokens.dtype, device=tokens.device)
@@ -270,6 +277,10 @@ class AcousticLM(nn.Module):
         targets = torch.where((frame == lengths[:, None])[..., None], self.cfg.eos, targets)
         targets = targets.masked_fill((frame > lengths[:, None])[..., None], -100)  # padding
         inputs = inputs.masked_fill((frame > lengths[:, None])[..., None], 0)
+        if input_dropout > 0:
+            dev = generator.device if generator is not None else "cpu"
+            hide = (torch.rand(b, t + 1, generator=generator, device=dev) < input_dropout).to(inputs.device)
+            inputs = inputs.masked_fill(hide[..., None], self.cfg.bos)
         c = self.condition(cond)
         h, _ = self.hidden(self.embed_frames(inputs, 0, c), c, None)   # [B, T_a + 1, dim]
         h, targets = h.reshape(-1, h.shape[-1]), targets.reshape(-1, g)

@@ -15,10 +15,11 @@ from hsm_lib.train.loop import Trainer, TrainConfig
 
 @dataclass
 class LMTrainConfig(TrainConfig):
-    """The shared fields, and the fraction of positions each training step scores
-    (:meth:`AcousticLM.loss`); evaluation always scores all of them."""
+    """The shared fields, the fraction of positions each training step scores and the input
+    dropout (:meth:`AcousticLM.loss`); evaluation always scores all positions, with nothing hidden."""
 
     scored_fraction: float = 1.0
+    input_dropout: float = 0.0       # probability of hiding a previous frame from the input (AcousticLM.loss)
 
 
 @torch.no_grad()
@@ -53,7 +54,7 @@ def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConf
     def step(i: int, idx: torch.Tensor):
         gen.manual_seed(cfg.seed * 1_000_003 + i)  # each step's positions depend on its number only: resumes match
         loss = lm.loss(cond[idx].to(run.device, torch.float32), tokens[idx].to(run.device, torch.long),
-                       scored_fraction=cfg.scored_fraction, generator=gen)
+                       scored_fraction=cfg.scored_fraction, generator=gen, input_dropout=cfg.input_dropout)
         return loss, {"loss": loss.item()}
 
     return run.fit(step)
