@@ -181,6 +181,13 @@ class AcousticLM(nn.Module):
         rms = (v.pow(2).sum((1, 2)) / used.sum((1, 2)).clamp_min(1) / k).sqrt().clamp_min(1e-8)
         self.code_vectors.zero_()
         self.code_vectors[:, :k, :dim] = v / rms[:, None, None]
+        # Start each group's precision at its codes' spacing: a Gaussian whose width is twice the
+        # median distance between neighbouring codes. One value for all groups would be far too
+        # broad for the 1024 finely spaced gain levels, and far too sharp for the shape codes.
+        e = self.code_vectors[:, :k]
+        dist = torch.cdist(e, e) + torch.eye(k, device=e.device) * 1e9
+        spacing = dist.min(-1).values.median(-1).values.clamp_min(1e-6)          # [G]
+        self.log_beta.copy_(torch.log(1.0 / (2 * (2 * spacing) ** 2) / BETA_INIT) / BETA_RATE)
 
     # --- pieces -------------------------------------------------------------------------------
 
