@@ -13,6 +13,7 @@ MAP = [
     ("Table V (text-to-audio retrieval)", "table5_retrieval.md", "qaudio", "MiniLM for FLAN-T5; CLAP-style two-tower baseline trained here"),
     ("Table VII (linear probes)", "table7_linear_probe.md", "audiomae", "probe tasks built from this corpus (ESC-50 / SC / NSynth analogs)"),
     ("Table VIII (codec)", "table8_codec.md", "codec", "Opus at 6 kbps stands in for EnCodec/DAC (no weights offline)"),
+    ("codec ablation: the tagger's view of resynthesis, beside calibration rows", "codec_ablation.md", "codec", "-"),
     ("acoustic-decoder ceilings", "ceilings_acoustic.md", "acoustic_lm", "-"),
     ("listening figure: target / codec / S -> LM -> codec", "figures/acoustic_listening.png", "acoustic_lm", "-"),
     ("Sec. III-F instruction parsing", "parser_accuracy.md", "global_sep", "rule-based parser for the LLM"),
