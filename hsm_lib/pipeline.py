@@ -169,15 +169,10 @@ class Separator:
     @torch.no_grad()
     def decode(self, s_hat: torch.Tensor, generator: torch.Generator | None = None) -> np.ndarray:
         """The acoustic decoder H3: Ŝ [W, P, C_s] -> acoustic LM tokens -> codec -> [W, clip_samples]."""
-        from hsm_lib.models.acoustic_lm import pad_generated
-
-        dev = self.device
         frames = -(-self.clip_samples // self.codec.cfg.hop)
-        tokens, lengths = self.acoustic_lm.generate(s_hat, frames, temperature=self.sampling["temperature"],
-                                                    top_k=self.sampling["top_k"], generator=generator,
-                                                    stop_at_end=False)
-        silence = self.codec.encode(torch.zeros(1, self.codec.cfg.hop, device=dev))[0, 0]
-        tokens = pad_generated(tokens, lengths, frames, silence)
+        tokens, _ = self.acoustic_lm.generate(s_hat, frames, temperature=self.sampling["temperature"],
+                                              top_k=self.sampling["top_k"], generator=generator,
+                                              stop_at_end=False)   # exactly `frames` frames: the clip's length
         return self.codec.decode(tokens)[:, : self.clip_samples].float().cpu().numpy()
 
     # -- any recording --

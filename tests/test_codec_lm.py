@@ -365,14 +365,6 @@ def test_lm_training_on_codec_tokens_lowers_the_loss():
         fit_acoustic_lm(lm, cond[:3], tokens, LMTrainConfig(steps=1), progress=False)
 
 
-def test_pad_generated_fills_after_each_end():
-    from hsm_lib.models.acoustic_lm import pad_generated
-
-    toks = torch.tensor([[[1, 1], [2, 2], [0, 0]], [[3, 3], [0, 0], [0, 0]]])
-    out = pad_generated(toks, torch.tensor([2, 1]), 4, torch.tensor([9, 8]))
-    assert out.tolist() == [[[1, 1], [2, 2], [9, 8], [9, 8]], [[3, 3], [9, 8], [9, 8], [9, 8]]]
-
-
 def test_teacher_forced_ce_matches_the_training_loss_and_ignores_batching():
     from hsm_lib.train.acoustic_lm import teacher_forced_ce
 

@@ -238,3 +238,29 @@ def test_vocoder_head_loss_trains_magnitude_and_steps():
     assert float(p.head_loss) > 0
     p.head_loss.backward()
     assert c.decoder[-1].weight.grad.abs().sum() > 0
+
+
+def test_head_mel_loss_is_zero_on_the_target_and_sees_a_missing_quiet_band():
+    c = vocoder_codec()
+    t_mag = torch.rand(2, c.cfg.bins, 12) + 0.5
+    assert float(c.mel_loss(t_mag, t_mag)) == 0.0
+    quiet = t_mag.clone()
+    quiet[:, 120:] *= 10 ** (-30 / 20 * c.cfg.compress)          # the top bins 30 dB down, then lost
+    lost = quiet.clone()
+    lost[:, 120:] = 1e-6
+    # a band 30 dB down is above the 50 dB floor, so losing it costs about its share of the bands x ln(100)
+    lost.requires_grad_(True)
+    loss = c.mel_loss(lost, quiet)
+    assert 0.1 < float(loss.detach()) < 1.0
+    loss.backward()
+    assert lost.grad[:, 120:].abs().sum() > 0
+
+
+def test_forward_parts_adds_the_head_mel_term_only_when_weighted():
+    c = vocoder_codec().train()
+    wave = torch.randn(2, 960) * 0.1
+    torch.manual_seed(1)
+    plain = c.forward_parts(wave, quantize=False).head_loss.detach()
+    torch.manual_seed(1)
+    weighted = c.forward_parts(wave, quantize=False, head_mel_weight=1.0).head_loss.detach()
+    assert float(weighted) > float(plain)

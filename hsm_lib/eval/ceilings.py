@@ -12,9 +12,15 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from hsm_lib.eval.codec_listening import mean_ci
 from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr, visqol
+from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
 METRICS = ("lsd", "mel_psnr", "si_sdr", "visqol")
+TAGGER_METRICS = ("kl", "cos")
+HEADERS = {"kl": "KL (lower)", "cos": "embedding cosine (higher)", "lsd": "LSD (lower)", "mel_psnr": "mel-PSNR dB (higher)",
+           "si_sdr": "SI-SDR dB (higher)", "visqol": "ViSQOL (higher)"}
+Tagger = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def score_outputs(outputs: np.ndarray, references: np.ndarray, visqol_clips: int, progress: bool = False) -> dict[str, list[float]]:
@@ -30,9 +36,19 @@ def score_outputs(outputs: np.ndarray, references: np.ndarray, visqol_clips: int
 
 
 def ceilings(references: np.ndarray, systems: dict[str, Callable[[np.ndarray], np.ndarray]], visqol_clips: int,
-             progress: bool = True) -> dict[str, dict[str, list[float]]]:
-    """Run each system on ``references`` [N, T] (it returns [N, T] reconstructions) and score it."""
-    return {name: score_outputs(run(references), references, visqol_clips, progress) for name, run in systems.items()}
+             progress: bool = True, tagger: Tagger | None = None) -> dict[str, dict[str, list[float]]]:
+    """Run each system on ``references`` [N, T] (it returns [N, T] reconstructions) and score it;
+    with ``tagger`` (embeddings, log-probs of [N, T] audio) also the tagger's KL and embedding cosine."""
+    ref_tags = tagger(references) if tagger is not None else None
+    out = {}
+    for name, run in systems.items():
+        outputs = run(references)
+        out[name] = score_outputs(outputs, references, visqol_clips, progress)
+        if ref_tags is not None:
+            emb, logp = tagger(outputs)
+            out[name]["kl"] = kl_divergence(ref_tags[1], logp).tolist()
+            out[name]["cos"] = embedding_cosine(ref_tags[0], emb).tolist()
+    return out
 
 
 def write_ceilings(scores: dict[str, dict[str, list[float]]], profile: str, n_clips: int, visqol_clips: int,
@@ -40,12 +56,15 @@ def write_ceilings(scores: dict[str, dict[str, list[float]]], profile: str, n_cl
     """``reports/ceilings_acoustic.{md,json}``; ``data`` adds entries to the JSON."""
     from hsm_lib.reporting import write_table
 
-    rows = [[name, *(float(np.mean(s[m])) if s[m] else float("nan") for m in METRICS)] for name, s in scores.items()]
+    metrics = [m for m in (*TAGGER_METRICS, *METRICS) if all(m in s for s in scores.values())]
+    cell = lambda v: "nan" if not v else ("{:.2f} ± {:.2f}".format(*mean_ci(v)) if len(v) > 1 else f"{v[0]:.2f}")
+    rows = [[name, *(cell(s[m]) for m in metrics)] for name, s in scores.items()]
     write_table(
         "ceilings_acoustic", f"Ceilings of the acoustic decoder on the mixed test set's targets ({profile} profile)",
-        ["path", "LSD (lower)", "mel-PSNR dB (higher)", "SI-SDR dB (higher)", "ViSQOL (higher)"], rows, digits=2,
-        notes=[f"{n_clips} targets of the mixed test set; ViSQOL on the first {visqol_clips}. These bound what the "
-               "generative path can deliver: they explain a separation result, they are not one.",
+        ["path", *(HEADERS[m] for m in metrics)], rows, digits=2,
+        notes=[f"{n_clips} targets of the mixed test set; ViSQOL on the first {visqol_clips}; mean ± the 95 % confidence "
+               "interval's half-width over clips. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III. "
+               "These bound what the generative path can deliver: they explain a separation result, they are not one.",
                "SI-SDR is phase-sensitive: a generative decoder that gets the sound right but not its waveform "
                "scores low on it by construction.",
                *notes],

@@ -350,9 +350,10 @@ class AcousticLM(nn.Module):
             else:
                 logits, _ = self.step(self.embed_frames(frames, 0, c), c, None)
             last = logits[:, -1]                                            # [B, G, K + 1]
-            ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos  # group 0 decides the end
-            if not stop_at_end:
-                ended = torch.zeros_like(ended)
+            if stop_at_end:   # group 0 decides the end
+                ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos
+            else:
+                ended = torch.zeros(b, dtype=torch.bool, device=cond.device)
             codes = self._pick(last[..., :k], temperature, top_k, generator)   # codes only, EOS excluded
             newly = ended & ~done
             lengths = torch.where(newly, torch.full_like(lengths, t), lengths)
@@ -365,13 +366,3 @@ class AcousticLM(nn.Module):
         tokens = torch.stack(out, dim=1) if out else torch.zeros(b, 0, g, dtype=torch.long, device=cond.device)
         return tokens, lengths.clamp(max=tokens.shape[1])
 
-
-def pad_generated(tokens: torch.Tensor, lengths: torch.Tensor, frames: int, fill: torch.Tensor) -> torch.Tensor:
-    """Generated tokens [B, T, G] with per-sequence ``lengths`` -> [B, frames, G] where every
-    frame at or after a sequence's end holds ``fill`` [G] (e.g. the codec's tokens of silence)."""
-    b, t, g = tokens.shape
-    out = fill.to(tokens).view(1, 1, g).expand(b, frames, g).clone()
-    keep = min(t, frames)
-    real = torch.arange(keep, device=tokens.device)[None] < lengths[:, None]
-    out[:, :keep] = torch.where(real[..., None], tokens[:, :keep], out[:, :keep])
-    return out

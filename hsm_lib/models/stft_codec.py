@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+import torchaudio
 from torch import nn
 
 from hsm_lib.audio import SAMPLE_RATE
@@ -46,6 +47,7 @@ HEADS = ("complex", "mag_phase", "mag_if")
 ENCODER_INPUTS = ("complex", "magnitude")
 PHASE_TABLE_FRAMES = 4000             # the vocoder head's noise repeats every 4000 STFT frames (20 s)
 RAYLEIGH_MEAN = (torch.pi / 4) ** 0.5   # E|z| of complex Gaussian z with E|z|^2 = 1
+MEL_BANDS = 32
 
 
 @dataclass
@@ -151,6 +153,9 @@ class STFTCodec(nn.Module):
             z = torch.randn(cfg.bins, PHASE_TABLE_FRAMES, dtype=torch.cfloat, generator=torch.Generator().manual_seed(cfg.noise_seed))
             self.register_buffer("noise_table", z, persistent=False)
         self.register_buffer("window", torch.hann_window(cfg.window), persistent=False)
+        # 32 HTK mel bands over the STFT's bins, for the head's log-mel loss (narrow enough for 20 ms windows)
+        self.register_buffer("mel_fbank", torchaudio.functional.melscale_fbanks(
+            cfg.bins, 0.0, cfg.sample_rate / 2, MEL_BANDS, cfg.sample_rate, mel_scale="htk"), persistent=False)
 
     # --- the STFT and its inverse ------------------------------------------------------------
 
@@ -228,16 +233,18 @@ class STFTCodec(nn.Module):
         mid, half = (cfg.gain_max_db + cfg.gain_min_db) / 2, (cfg.gain_max_db - cfg.gain_min_db) / 2
         return ((gain_db - mid) / half).unsqueeze(1)
 
-    def _analyse(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Waveform -> (shape latent [B, latent_dim, T], gain codes [B, T], quantized gain dB [B, T])."""
-        frames = self._frames(self.compressed(self.spectrum(self._pad(wave))))
+    def _analyse(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Waveform -> (shape latent [B, latent_dim, T], gain codes [B, T], quantized gain dB [B, T],
+        the compressed complex spectrum [B, bins, 4T] that the trainer's head loss compares with)."""
+        comp = self.compressed(self.spectrum(self._pad(wave)))
+        frames = self._frames(comp)
         gain_codes = self.gain_codes(self.gain_db(frames))
         gain = self.gain_values(gain_codes)
         shape = frames / (10 ** (gain / 20)).unsqueeze(1)
         if self.cfg.encoder_input == "magnitude":       # [B, bins * 4, T]: |re + j im| per bin and STFT frame
             half = shape.shape[1] // 2
             shape = torch.sqrt(shape[:, :half] ** 2 + shape[:, half:] ** 2 + 1e-12)
-        return self.encoder(torch.cat([shape, self._gain_channel(gain)], 1)), gain_codes, gain
+        return self.encoder(torch.cat([shape, self._gain_channel(gain)], 1)), gain_codes, gain, comp
 
     def _head(self, out: torch.Tensor) -> torch.Tensor:
         """Decoder output [B, 2 * bins * 4, T] -> the compressed complex shape as real channels
@@ -292,19 +299,33 @@ class STFTCodec(nn.Module):
         unit = c * torch.polar(torch.ones_like(phase), phase) + (1 - c) * z / RAYLEIGH_MEAN
         return mag * unit, mag, v
 
-    def head_loss(self, wave: torch.Tensor, out: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
-        """The vocoder head's own loss: MSE of the predicted compressed magnitude against the
+    def head_loss(self, comp: torch.Tensor, gain: torch.Tensor, mag: torch.Tensor, v: torch.Tensor,
+                  mel_weight: float = 0.0) -> torch.Tensor:
+        """The vocoder head's own loss: MSE of the predicted compressed magnitude ``mag`` against the
         target's (both divided by the frame's coded gain, as the decoder predicts them) plus the
-        target-magnitude-weighted squared error of the phase steps v against the true unit steps.
-        wave [B, L]; out: the decoder output [B, C, T]; gain: coded dB [B, T]."""
-        cfg = self.cfg
-        target = self.compressed(self.spectrum(self._pad(wave)))
-        target = target / (10 ** (gain / 20)).repeat_interleave(cfg.frames_per_token, -1).unsqueeze(1)
-        _, mag, v = self._vocoder(out)
+        target-magnitude-weighted squared error of the phase steps ``v`` against the true unit steps,
+        plus ``mel_weight`` x the log-mel L1 of the predicted power spectrum (see :meth:`mel_loss`).
+        comp: the target's compressed spectrum [B, bins, 4T]; gain: coded dB [B, T]; mag, v: from
+        :meth:`_vocoder`, [B, bins, 4T]."""
+        gain_lin = (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)   # [B, 1, 4T]
+        target = comp / gain_lin
         t_mag = target.abs()
         mag_loss = F.mse_loss(mag, t_mag)
         if_loss = (t_mag[..., 1:] * (v[..., 1:] - self.phase_steps(target)).abs().pow(2)).mean()
-        return 0.5 * mag_loss + 0.5 * if_loss
+        loss = 0.5 * mag_loss + 0.5 * if_loss
+        if mel_weight:
+            loss = loss + mel_weight * self.mel_loss(mag * gain_lin, comp.abs())
+        return loss
+
+    def mel_loss(self, mag: torch.Tensor, t_mag: torch.Tensor, floor_db: float = 50.0) -> torch.Tensor:
+        """L1 between log-mel power spectra of two compressed magnitudes [B, bins, K] (the
+        decoder's prediction, before any phase is put on it, so noise-free), each floored
+        ``floor_db`` below the target's loudest mel cell per clip: the quiet bands that a tagger's
+        log-mel sees, which an MSE of compressed magnitudes, ruled by the loud bins, neglects."""
+        power = lambda m: m.clamp_min(1e-9) ** (2 / self.cfg.compress)
+        mx, my = (torch.einsum("bfk,fm->bmk", power(m), self.mel_fbank) for m in (mag, t_mag))
+        floor = my.amax((1, 2), keepdim=True).clamp_min(1e-12) * 10 ** (-floor_db / 10)
+        return F.l1_loss(torch.log(mx + floor), torch.log(my + floor))
 
     def phase_steps(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex STFT [B, bins, K] -> each bin's phase advance from frame k-1 to k beyond the
@@ -318,12 +339,15 @@ class STFTCodec(nn.Module):
         """Shape latent [B, latent_dim, T] and gain dB [B, T] -> the decoder's raw output [B, C, T]."""
         return self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
 
+    def _spectrum_to_wave(self, spec: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """A compressed unit-gain spectrum [B, bins, 4T] and gain dB [B, T] -> waveform [B, 4T * stft_hop]."""
+        gain_lin = (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)
+        return self.waveform(self.decompressed(spec * gain_lin))
+
     def _synthesise(self, out: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         """The decoder's output [B, C, T] and gain dB [B, T] -> waveform [B, T * hop]."""
-        cfg = self.cfg
-        if cfg.head == "mag_if":
-            spec = self._vocoder(out)[0] * (10 ** (gain / 20)).repeat_interleave(cfg.frames_per_token, -1).unsqueeze(1)
-            return self.waveform(self.decompressed(spec))
+        if self.cfg.head == "mag_if":
+            return self._spectrum_to_wave(self._vocoder(out)[0], gain)
         shape = self._head(out)
         return self.waveform(self.decompressed(self._unframes(shape * (10 ** (gain / 20)).unsqueeze(1))))
 
@@ -332,7 +356,7 @@ class STFTCodec(nn.Module):
     @torch.no_grad()
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         """Waveform [B, T] (16 kHz, in [-1, 1]) -> tokens [B, ceil(T / hop), G] (int64; the gain last)."""
-        latent, gain_codes, _ = self._analyse(wave)
+        latent, gain_codes, _, _ = self._analyse(wave)
         return torch.cat([self.quantizer.codes(latent), gain_codes.unsqueeze(-1)], -1)
 
     @torch.no_grad()
@@ -357,15 +381,19 @@ class STFTCodec(nn.Module):
         p = self.forward_parts(wave, quantize)
         return p.recon, p.codes, p.commit
 
-    def forward_parts(self, wave: torch.Tensor, quantize: bool = True) -> "CodecPass":
+    def forward_parts(self, wave: torch.Tensor, quantize: bool = True, head_mel_weight: float = 0.0) -> "CodecPass":
         """The training pass with everything the trainer scores: the reconstruction [B, T'], the
-        codes [B, T_a, G], the commitment loss and the head's own loss (the vocoder head's; zero
-        for the others)."""
-        latent, gain_codes, gain = self._analyse(wave)
+        codes [B, T_a, G], the commitment loss and the head's own loss (the vocoder head's, with
+        ``head_mel_weight`` for its log-mel term; zero for the other heads)."""
+        latent, gain_codes, gain, comp = self._analyse(wave)
         if quantize:
             latent, shape_codes, commit = self.quantizer(latent)
         else:
             shape_codes, commit = self.quantizer.codes(latent.detach()), latent.new_zeros(())
         out = self._decoder_out(latent, gain)
-        head = self.head_loss(wave, out, gain) if self.cfg.head == "mag_if" else commit.new_zeros(())
-        return CodecPass(self._synthesise(out, gain), torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1), commit, head)
+        codes = torch.cat([shape_codes, gain_codes.unsqueeze(-1)], -1)
+        if self.cfg.head != "mag_if":
+            return CodecPass(self._synthesise(out, gain), codes, commit, commit.new_zeros(()))
+        spec, mag, v = self._vocoder(out)      # once: the waveform and the head's loss share it
+        head = self.head_loss(comp, gain, mag, v, head_mel_weight)
+        return CodecPass(self._spectrum_to_wave(spec, gain), codes, commit, head)

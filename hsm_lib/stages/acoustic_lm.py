@@ -23,8 +23,9 @@ from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval.calibration import calibration_for
 from hsm_lib.eval.ceilings import ceilings, write_ceilings
+from hsm_lib.eval.tagger import default_tagger
 from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
-from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig, pad_generated
+from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
 from hsm_lib.registry import load_model
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
 from hsm_lib.stages.listening import spectrogram_grid
@@ -132,7 +133,8 @@ def acoustic_ceilings(lm: AcousticLM, frozen: _Frozen, tokens: torch.Tensor, cor
     outputs = {RESYNTHESIS: resynthesis(codec, frozen.device)(targets),
                THROUGH_LM: through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)(targets)}
     outputs.update(calibration_for(items))  # the same clips
-    scores = ceilings(targets, {name: (lambda _, out=out: out) for name, out in outputs.items()}, P["visqol_clips"])
+    scores = ceilings(targets, {name: (lambda _, out=out: out) for name, out in outputs.items()}, P["visqol_clips"],
+                      tagger=default_tagger())
     listen = {"target": targets[:LISTENING_CLIPS], "codec resynthesis": outputs[RESYNTHESIS][:LISTENING_CLIPS],
               "S -> LM -> codec": outputs[THROUGH_LM][:LISTENING_CLIPS]}
     clip_names = [f"mixed target {i}" for i in range(len(listen["target"]))]
@@ -156,15 +158,13 @@ def through_lm(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeature
                gen: torch.Generator, device: torch.device, batch_size: int = 8) -> Waves:
     """Waves [N, L] -> their S (``target_S``) -> LM-sampled tokens -> codec decode [N, L]."""
     frames = lm.cfg.max_frames
-    silence = codec.encode(torch.zeros(1, codec.cfg.hop, device=device))[0, 0]  # [G]: the codec's tokens of a silent frame
 
     def generate(w: np.ndarray) -> np.ndarray:
         outs = []
         for i in range(0, len(w), batch_size):
             idx = torch.arange(i, min(i + batch_size, len(w)))
-            toks, lengths = lm.generate(target_S[idx], frames, temperature=sampling["temperature"],
-                                        top_k=sampling["top_k"], generator=gen, stop_at_end=False)
-            toks = pad_generated(toks, lengths, frames, silence)  # a sequence that ends early continues as silence
+            toks, _ = lm.generate(target_S[idx], frames, temperature=sampling["temperature"],
+                                  top_k=sampling["top_k"], generator=gen, stop_at_end=False)   # exactly `frames` frames
             with torch.no_grad():
                 outs.append(codec.decode(toks)[:, : w.shape[1]].cpu().numpy())
         return np.concatenate(outs)

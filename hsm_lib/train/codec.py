@@ -40,6 +40,7 @@ class CodecTrainConfig(TrainConfig):
     mel_weight: float = 0.25          # the compressed loss's log-mel L1 weight (TF-Codec: 0.25)
     complex_weight: float = 0.5       # the compressed loss's complex-spectrum MSE weight (TF-Codec: 0.5)
     mel_floor_db: float | None = None  # the compressed loss's log-mel floor, dB below the loudest cell (None: 1e-7)
+    head_mel_weight: float = 0.0       # the vocoder head's log-mel L1 on its predicted (phase-free) magnitude
     spectral_weight: float = 15.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
@@ -94,7 +95,7 @@ def fit_codec(codec: Codec | STFTCodec, disc: MultiScaleMelDiscriminator, waves:
     def step(step: int, _):
         real = random_segments(waves, cfg.batch_size, length, run.rng).to(run.device)
         if isinstance(codec, STFTCodec):   # with its head's own loss (the vocoder head's)
-            p = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup)
+            p = codec.forward_parts(real, quantize=step > cfg.quantizer_warmup, head_mel_weight=cfg.head_mel_weight)
             fake, commit = p.recon, p.commit
             spec = spectral(fake, real) + p.head_loss
         else:
