@@ -307,7 +307,7 @@ class STFTCodec(nn.Module):
         plus ``mel_weight`` x the log-mel L1 of the predicted power spectrum (see :meth:`mel_loss`).
         comp: the target's compressed spectrum [B, bins, 4T]; gain: coded dB [B, T]; mag, v: from
         :meth:`_vocoder`, [B, bins, 4T]."""
-        gain_lin = (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)   # [B, 1, 4T]
+        gain_lin = self._stft_gain(gain)
         target = comp / gain_lin
         t_mag = target.abs()
         mag_loss = F.mse_loss(mag, t_mag)
@@ -339,10 +339,13 @@ class STFTCodec(nn.Module):
         """Shape latent [B, latent_dim, T] and gain dB [B, T] -> the decoder's raw output [B, C, T]."""
         return self.decoder(torch.cat([latent, self._gain_channel(gain)], 1))
 
+    def _stft_gain(self, gain: torch.Tensor) -> torch.Tensor:
+        """Coded gain dB [B, T] -> the linear gain of each STFT frame [B, 1, 4T]."""
+        return (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)
+
     def _spectrum_to_wave(self, spec: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         """A compressed unit-gain spectrum [B, bins, 4T] and gain dB [B, T] -> waveform [B, 4T * stft_hop]."""
-        gain_lin = (10 ** (gain / 20)).repeat_interleave(self.cfg.frames_per_token, -1).unsqueeze(1)
-        return self.waveform(self.decompressed(spec * gain_lin))
+        return self.waveform(self.decompressed(spec * self._stft_gain(gain)))
 
     def _synthesise(self, out: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         """The decoder's output [B, C, T] and gain dB [B, T] -> waveform [B, T * hop]."""
