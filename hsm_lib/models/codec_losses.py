@@ -111,9 +111,6 @@ def feature_matching_loss(real: list, fake: list) -> torch.Tensor:
     return total / max(1, n)
 
 
-FRAME_FLOOR_DB = 50.0   # frame-normalised loss: quieter frames weigh as this far below the loudest
-
-
 class CompressedSpectralLoss(nn.Module):
     """TF-Codec's first-stage loss on power-law compressed spectra, plus multi-scale log-mel L1.
 
@@ -123,11 +120,7 @@ class CompressedSpectralLoss(nn.Module):
 
     ``frame_normalised``: divide both compressed spectra by the reference's RMS in each STFT frame
     first, so that a quiet frame counts as much as a loud one (a plain MSE is ruled by the loud
-    frames, and the tagger is very sensitive to the quiet floor between events). The divisor is
-    floored at ``FRAME_FLOOR_DB`` below the example's loudest frame: without that floor, a frame of
-    digital silence in the reference divided the estimate's error by 1e-3, and single steps scored
-    losses of 1e5-1e7 that set training back (4 such steps in 3600, one at step 3314 left the cpu
-    codec at KL 3.14 instead of 2.55).
+    frames, and the tagger is very sensitive to the quiet floor between events).
 
     ``mel_floor_db``: the log-mel's floor. None: an absolute 1e-7 (far below any real noise floor,
     so the loss weighs a -100 dB detail like a loud one); a number: that many dB below the
@@ -157,10 +150,7 @@ class CompressedSpectralLoss(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cx, cy = self._compressed(x), self._compressed(y)
         if self.frame_normalised:
-            scale = cy.abs().pow(2).mean(1, keepdim=True).sqrt()                   # [B, 1, K]
-            # dB of signal power are compress x dB of compressed magnitude
-            floor = scale.amax(-1, keepdim=True) * 10 ** (-FRAME_FLOOR_DB * self.compress / 20)
-            scale = torch.maximum(scale, floor).clamp_min(1e-3)
+            scale = cy.abs().pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-3)   # [B, 1, K]
             cx, cy = cx / scale, cy / scale
         mag = F.mse_loss(cx.abs(), cy.abs())
         cplx = F.mse_loss(torch.view_as_real(cx), torch.view_as_real(cy)) * 2  # mean over complex values
