@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -431,47 +429,3 @@ def test_input_dropout_hides_whole_previous_frames_and_is_checked():
     assert torch.equal(hidden, lm.loss(cond, tokens, input_dropout=0.5, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match="input_dropout"):
         lm.loss(cond, tokens, input_dropout=1.0)
-
-
-def test_soft_targets_of_one_hot_rows_give_the_hard_cross_entropy():
-    lm = tiny_lm()
-    cond = torch.randn(2, 10, 12)
-    tokens = torch.randint(0, 16, (2, 6, 3))
-    lengths = torch.tensor([6, 4])                      # padding and an end token inside the batch
-    k = lm.cfg.codebook_size
-    eye = torch.eye(k).repeat(lm.cfg.groups, 1, 1)
-    hard = lm.loss(cond, tokens, lengths)
-    assert lm.loss(cond, tokens, lengths, soft_targets=eye).item() == pytest.approx(hard.item(), rel=1e-5)
-    spread = torch.full((lm.cfg.groups, k, k), 1.0 / k)
-    assert not torch.allclose(lm.loss(cond, tokens, lengths, soft_targets=spread), hard)
-
-
-def test_code_smoothing_table_is_gaussian_over_levels_and_code_vectors():
-    from hsm_lib.train.acoustic_lm import code_smoothing_table
-
-    vectors = torch.randn(3, 16, 2)
-    with pytest.raises(ValueError, match="gain"):       # no 1-d gain ladder in the last group
-        code_smoothing_table(vectors, 2.0, 0.0)
-    vectors[-1, :, 1:] = 0                               # the gain-shape codec's layout: gain levels, 1-d
-    assert code_smoothing_table(vectors, 0.0, 0.0) is None
-    table = code_smoothing_table(vectors, 2.0, 0.0)
-    assert torch.allclose(table.sum(-1), torch.ones(3, 16))
-    assert torch.equal(table[0], torch.eye(16))          # shape groups left hard
-    gain = table[-1]                                     # the gain group: a Gaussian over level indices
-    assert gain[8].argmax() == 8 and gain[8, 7] == pytest.approx(gain[8, 9].item())
-    assert gain[8, 7] / gain[8, 8] == pytest.approx(math.exp(-1 / 8), rel=1e-4)   # sigma = 2 levels
-    shaped = code_smoothing_table(vectors, 0.0, 1.0)[0]
-    d = torch.cdist(vectors[0], vectors[0])
-    far = d[3].argmax()
-    assert shaped[3].argmax() == 3 and shaped[3, far] < shaped[3, d[3].argsort()[1]]   # nearer codes share more
-    with pytest.raises(ValueError, match="smoothing"):
-        code_smoothing_table(vectors, -1.0, 0.0)
-
-
-def test_smoothing_needs_the_code_vectors():
-    from hsm_lib.train.acoustic_lm import LMTrainConfig, fit_acoustic_lm
-
-    lm = tiny_lm()
-    with pytest.raises(ValueError, match="code vectors"):
-        fit_acoustic_lm(lm, torch.randn(4, 10, 12), torch.randint(0, 16, (4, 6, 3)),
-                        LMTrainConfig(steps=1, device="cpu", gain_smoothing=2.0), progress=False)

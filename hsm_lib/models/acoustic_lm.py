@@ -85,20 +85,6 @@ class AcousticLMConfig(ModelConfig):
 
 
 COND_MODES = ("cross", "aligned", "both")
-
-
-def _soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of logits [N, G, K + 1] against, for each true code targets [N, G]
-    (K: the end token, hard; -100: padding, ignored), its row of soft_targets [G, K, K]."""
-    g, k = soft_targets.shape[0], soft_targets.shape[1]
-    valid = targets >= 0
-    code = targets.clamp(0, k - 1)
-    q = soft_targets[torch.arange(g, device=targets.device)[None], code]          # [N, G, K]
-    q = torch.cat([q, torch.zeros_like(q[..., :1])], -1)                           # + the end token
-    is_end = targets == k
-    q = torch.where(is_end[..., None], F.one_hot(code.new_full(code.shape, k), k + 1).to(q.dtype), q)
-    nll = -(q * F.log_softmax(logits, -1)).sum(-1)                                 # [N, G]
-    return nll[valid].mean()
 LM_HEADS = ("free", "codebook")
 BETA_INIT, BETA_RATE = 0.1, 20.0   # codebook head: initial precision; log-precision per unit of its parameter
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
@@ -269,7 +255,7 @@ class AcousticLM(nn.Module):
 
     def loss(self, cond: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor | None = None,
              scored_fraction: float = 1.0, generator: torch.Generator | None = None,
-             input_dropout: float = 0.0, soft_targets: torch.Tensor | None = None) -> torch.Tensor:
+             input_dropout: float = 0.0) -> torch.Tensor:
         """Teacher-forced cross-entropy (Eq. 10).
 
         Args:
@@ -284,10 +270,6 @@ class AcousticLM(nn.Module):
                 groups replaced by the start token). Teacher forcing lets a model predict each frame
                 mostly by copying the true previous one; when generating, that frame is its own
                 guess, and errors compound (the gain drifts). Hidden frames make it read S.
-            soft_targets: [G, K, K] (None: hard targets, Eq. 10 exactly): row k of group g is the
-                distribution trained toward when the true code is k (see
-                :func:`hsm_lib.train.acoustic_lm.code_smoothing_table`). Codes that decode alike
-                then share what the LM learns; the end token stays a hard target.
         """
         if not 0.0 < scored_fraction <= 1.0:
             raise ValueError(f"scored_fraction must be in (0, 1], got {scored_fraction}")
@@ -314,9 +296,7 @@ class AcousticLM(nn.Module):
             keep = torch.randperm(len(h), generator=generator, device=generator.device if generator else "cpu")[:n].to(h.device)
             h, targets = h[keep], targets[keep]
         logits = self.logits(h)                                           # [N, G, K + 1]
-        if soft_targets is None:
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-        return _soft_cross_entropy(logits, targets, soft_targets)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
     # --- generation ---------------------------------------------------------------------------
 

@@ -88,7 +88,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
     frozen = _Frozen(mae, codec, *fbank_stats(corpus), device)
     S, tokens = training_pairs(frozen, corpus, P, progress)
     history = fit_acoustic_lm(lm, S, tokens, train_cfg, progress=progress,
-                              state_dir=paths.resumable_state_dir(profile, "acoustic_lm", "lm"), code_vectors=code_vectors)
+                              state_dir=paths.resumable_state_dir(profile, "acoustic_lm", "lm"))
     save_checkpoint(models_dir / "acoustic_lm", lm, "acoustic_lm", lm_cfg.to_dict(),
                     {"train": dataclasses.asdict(train_cfg), "history": history})
     fig = saved(loss_figure(history, "cross-entropy per token", "acoustic LM (mean of {k} steps)"), "acoustic_lm_loss")

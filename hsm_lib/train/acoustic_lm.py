@@ -20,41 +20,6 @@ class LMTrainConfig(TrainConfig):
 
     scored_fraction: float = 1.0
     input_dropout: float = 0.0       # probability of hiding a previous frame from the input (AcousticLM.loss)
-    gain_smoothing: float = 0.0      # soft targets for the gain group: Gaussian sigma in gain levels (0: hard)
-    shape_smoothing: float = 0.0     # for the shape groups: sigma in units of the group's median neighbour distance
-
-
-def code_smoothing_table(code_vectors: torch.Tensor, gain_sigma: float, shape_sigma: float) -> torch.Tensor | None:
-    """Soft training targets [G, K, K] from the codec's code vectors [G, K, d] (the gain levels,
-    1-d, last): row k of group g is a Gaussian around code k's vector over all codes' vectors,
-    normalised. The gain group's sigma is in levels (its 1024 levels lie about 0.2 dB of signal level
-    apart, and a hard target counts a level one step off as wrong as one 30 dB off); a shape group's is in units of
-    the median distance from a code to its nearest neighbour. A sigma of 0 leaves that group hard
-    (a one-hot row). None when both are 0."""
-    if gain_sigma < 0 or shape_sigma < 0:
-        raise ValueError(f"smoothing widths must be >= 0, got gain {gain_sigma}, shape {shape_sigma}")
-    if gain_sigma == 0 and shape_sigma == 0:
-        return None
-    v = code_vectors.float()
-    g, k, _ = v.shape
-    if gain_sigma > 0 and bool(v[-1, :, 1:].any()):
-        # only the gain-shape codec's last group is a 1-d ladder of gain levels
-        raise ValueError("gain smoothing needs a codec whose last group is its gain (kind stft_codec)")
-    table = torch.eye(k).repeat(g, 1, 1)
-    for i in range(g):
-        is_gain = i == g - 1
-        sigma = gain_sigma if is_gain else shape_sigma
-        if sigma == 0:
-            continue
-        if is_gain:
-            levels = torch.arange(k, dtype=torch.float32)
-            d2 = (levels[:, None] - levels[None]) ** 2
-        else:
-            d2 = torch.cdist(v[i], v[i]) ** 2
-            spacing = (d2 + torch.eye(k) * 1e18).min(-1).values.sqrt().median()
-            sigma = sigma * float(spacing)
-        table[i] = torch.softmax(-d2 / (2 * sigma ** 2), -1)
-    return table
 
 
 @torch.no_grad()
@@ -71,14 +36,13 @@ def encode_tokens(codec, waves: np.ndarray, batch_size: int = 16, progress: bool
 
 
 def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConfig, progress: bool = True,
-                    state_dir: str | Path | None = None, code_vectors: torch.Tensor | None = None) -> dict[str, list[float]]:
+                    state_dir: str | Path | None = None) -> dict[str, list[float]]:
     """Teacher-forced training in place.
 
     Args:
         cond: S of the clips, [N, P, C_s] (a tensor or :class:`~hsm_lib.features.AudioMAEFeatures`).
         tokens: [N, T_a, G] codec tokens of the same clips (every clip has the full length).
         state_dir: where the resumable training state lives (None: no resuming).
-        code_vectors: the codec's [G, K, d] (``code_vectors()``), needed when ``cfg`` smooths targets.
     Returns: history with "step" and "loss".
     """
     if len(cond) != len(tokens):
@@ -86,17 +50,11 @@ def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConf
     run = Trainer(cfg, [lm], n_examples=len(tokens), state_dir=state_dir, desc="acoustic LM", progress=progress)
 
     gen = torch.Generator().manual_seed(cfg.seed)
-    soft = None
-    if cfg.gain_smoothing or cfg.shape_smoothing:
-        if code_vectors is None:
-            raise ValueError("smoothed targets need the codec's code vectors")
-        soft = code_smoothing_table(code_vectors.cpu(), cfg.gain_smoothing, cfg.shape_smoothing).to(run.device)
 
     def step(i: int, idx: torch.Tensor):
         gen.manual_seed(cfg.seed * 1_000_003 + i)  # each step's positions depend on its number only: resumes match
         loss = lm.loss(cond[idx].to(run.device, torch.float32), tokens[idx].to(run.device, torch.long),
-                       scored_fraction=cfg.scored_fraction, generator=gen, input_dropout=cfg.input_dropout,
-                       soft_targets=soft)
+                       scored_fraction=cfg.scored_fraction, generator=gen, input_dropout=cfg.input_dropout)
         return loss, {"loss": loss.item()}
 
     return run.fit(step)
