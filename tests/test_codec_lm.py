@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hsm_lib.checkpoint import load_weights, read_config, save_checkpoint
-from hsm_lib.models.acoustic_lm import PREV_RATE, AcousticLM, AcousticLMConfig
+from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
 from hsm_lib.models.codec import Codec, CodecConfig, GroupVQ
 from hsm_lib.models.codec_losses import (DiscriminatorConfig, MultiResolutionSpectralLoss, MultiScaleMelDiscriminator,
                                          discriminator_loss, feature_matching_loss, generator_adversarial_loss)
@@ -149,21 +149,15 @@ def test_codec_round_trip_safetensors(tmp_path):
 LM = dict(cond_dim=12, dim=32, layers=2, heads=4, groups=3, codebook_size=16, max_frames=40, max_cond=10,
           cond_cols=2, frames_per_cond_row=4.0)
 MODES = ("cross", "aligned", "both")
-# every way S can enter, with the free head; the codebook head with cross-attention; and the
-# hybrid head with the previous-frame logits ("+prev")
-VARIANTS = [(m, "free") for m in MODES] + [("cross", "codebook"), ("aligned", "hybrid+prev")]
+# every way S can enter, with the free head; and the codebook head with cross-attention
+VARIANTS = [(m, "free") for m in MODES] + [("cross", "codebook")]
 
 
 def new_lm(cond_mode: str = "cross", head: str = "free") -> AcousticLM:
     torch.manual_seed(0)
-    head, _, prev = head.partition("+")
-    lm = AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode, head=head, code_dim=4,
-                                     prev_logits=bool(prev), gain_radius=2 if prev else 0))
-    if head != "free":
+    lm = AcousticLM(AcousticLMConfig(**LM, cond_mode=cond_mode, head=head, code_dim=4))
+    if head == "codebook":
         lm.set_code_vectors(torch.randn(3, 16, 4))
-    if prev:   # zero-initialised; give the test something to carry
-        torch.nn.init.normal_(lm.prev_head.weight, std=0.3)
-        torch.nn.init.normal_(lm.prev_bias, std=0.1)
     return lm
 
 
@@ -206,10 +200,10 @@ def test_cached_logits_match_full_forward(cond_mode, head):
     cond = torch.randn(2, 10, 12)
     frames = torch.randint(0, 16, (2, 6, 3))
     c = lm.condition(cond)
-    full, _ = lm.step(lm.embed_frames(frames, 0, c), c, None, frames)
+    full, _ = lm.step(lm.embed_frames(frames, 0, c), c, None)
     cache, steps = None, []
     for t in range(6):
-        logits, cache = lm.step(lm.embed_frames(frames[:, t:t + 1], t, c), c, cache, frames[:, t:t + 1])
+        logits, cache = lm.step(lm.embed_frames(frames[:, t:t + 1], t, c), c, cache)
         steps.append(logits)
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
@@ -289,32 +283,8 @@ def test_codebook_head_keeps_a_narrow_group_narrow_and_checks_shapes():
     assert torch.allclose(lm.code_vectors[2, :16, 0].pow(2).mean(), torch.tensor(1.0), atol=1e-4)
     with pytest.raises(ValueError, match="code vectors"):
         lm.set_code_vectors(torch.randn(3, 16, 5))
-    with pytest.raises(ValueError, match="free head"):
+    with pytest.raises(ValueError, match="codebook head"):
         tiny_lm().set_code_vectors(v)
-
-
-def test_previous_frame_logits_touch_only_the_previous_code_and_the_gain_steps_around_it():
-    """prev_logits: a shape group's bonus sits on its previous code alone, the gain group's (the
-    last) on the levels within gain_radius of its previous level, clipped at the ends; after BOS,
-    nothing. The bias is PREV_RATE logits per unit."""
-    lm = tiny_lm("aligned", "hybrid+prev")
-    h = torch.randn(3, 32)
-    prev = torch.tensor([[5, 7, 0], [16, 16, 16], [2, 3, 14]])       # row 1: BOS everywhere
-    bonus = lm.logits(h, prev) - lm._head_logits(h)                  # [3, G, K + 1]
-    touched = bonus.abs() > 1e-7
-    assert touched[0, 0].nonzero().flatten().tolist() == [5]
-    assert touched[0, 1].nonzero().flatten().tolist() == [7]
-    assert touched[0, 2].nonzero().flatten().tolist() == [0, 1, 2]  # 0 - 2 .. 0 + 2, clipped at 0
-    assert not touched[1].any()
-    assert touched[2, 2].nonzero().flatten().tolist() == [12, 13, 14, 15]   # clipped at K - 1 = 15
-    with torch.no_grad():
-        lm.prev_bias.add_(0.1)
-    assert torch.allclose(lm.logits(h, prev) - lm._head_logits(h) - bonus,
-                          touched * 0.1 * PREV_RATE, atol=1e-4)
-    with pytest.raises(ValueError, match="previous frame"):
-        lm.logits(h)
-    with pytest.raises(ValueError, match="gain_radius"):
-        AcousticLMConfig(**LM, gain_radius=3)
 
 
 def test_lm_padding_frames_do_not_change_the_loss():

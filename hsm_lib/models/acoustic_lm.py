@@ -25,15 +25,6 @@ The output layer is ``head`` (the paper does not say which):
   code", and greedy decoding picks the code nearest the prediction. Still a softmax over the K
   codes, so the cross-entropy (Eq. 10) is the same quantity.
 
-``prev_logits`` adds to the logits terms that read the previous frame's codes (the frame at the
-input): a learned bonus for repeating each shape group's previous code, and for the gain group (the
-last; the codec's gain levels are ordered) a learned bonus for each step of at most ``gain_radius``
-levels away from the previous level. Without them the LM must learn "repeat" separately for each of
-the K codes of each group (the input embeds a code, the head scores another, and nothing ties the
-two): the cpu profile's LM scored its previous code no higher than any other (teacher-forced
-argmax right 1-4 % of the time per group, "repeat the previous code" 11-19 %; its gain 2.4 dB off
-where repeating is 0.6 dB off). Still a softmax over the K codes, so the loss is Eq. 10's.
-
 Training is teacher-forced cross-entropy (Eq. 10). Generation is batched with a key/value
 cache, greedy or temperature / top-k sampling, and stops at the end token or the frame budget.
 """
@@ -65,18 +56,14 @@ class AcousticLMConfig(ModelConfig):
     cond_mode: str = "cross"   # cross | aligned | both (how S enters; see the module docstring)
     cond_cols: int = 8         # F/P: S's patches per time row (S is time-major: P = rows x cols)
     frames_per_cond_row: float = 8.0  # codec frames per row of S (160 ms patches / 20 ms frames)
-    head: str = "free"         # free | codebook | hybrid (the output layer; see the module docstring)
+    head: str = "free"         # free | codebook (the output layer; see the module docstring)
     code_dim: int = 8          # codebook head: the widest code vector of a group (a gain group's is 1-d)
-    prev_logits: bool = False  # logits that read the previous frame's codes (see the module docstring)
-    gain_radius: int = 0       # prev_logits: the gain group's bonus covers steps of up to this many levels
 
     def __post_init__(self):
         if self.cond_mode not in COND_MODES:
             raise ValueError(f"cond_mode must be one of {COND_MODES}, got {self.cond_mode!r}")
         if self.head not in LM_HEADS:
             raise ValueError(f"head must be one of {LM_HEADS}, got {self.head!r}")
-        if self.gain_radius < 0 or (self.gain_radius and not self.prev_logits):
-            raise ValueError(f"gain_radius={self.gain_radius} needs prev_logits and must be >= 0")
         if self.max_cond % self.cond_cols:
             raise ValueError(f"max_cond={self.max_cond} is not a whole number of rows of cond_cols={self.cond_cols}")
 
@@ -98,9 +85,8 @@ class AcousticLMConfig(ModelConfig):
 
 
 COND_MODES = ("cross", "aligned", "both")
-LM_HEADS = ("free", "codebook", "hybrid")
+LM_HEADS = ("free", "codebook")
 BETA_INIT, BETA_RATE = 0.1, 20.0   # codebook head: initial precision; log-precision per unit of its parameter
-PREV_RATE = 20.0   # prev_logits: logit per unit of the bias parameter (a prior of ~5 nats is reachable in ~250 steps)
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -168,19 +154,8 @@ class AcousticLM(nn.Module):
             self.code_in = nn.ModuleList(nn.Linear(cfg.code_dim, d) for _ in range(cfg.groups))
             self.heads = nn.ModuleList(nn.Linear(d, cfg.code_dim) for _ in range(cfg.groups))
             self.eos_head = nn.Linear(d, cfg.groups)
-            if cfg.head == "hybrid":   # the gain group's own softmax over its levels (+ EOS)
-                self.gain_head = nn.Linear(d, cfg.codebook_size + 1)
             self.log_beta = nn.Parameter(torch.zeros(cfg.groups))        # beta = BETA_INIT * e^(BETA_RATE * log_beta)
-        if cfg.prev_logits:
-            # per group, one bonus for each step from the previous code: shapes only "the same
-            # code", the gain group -R..R levels; a state-dependent part and a fast-learning bias
-            width = 2 * cfg.gain_radius + 1
-            self.prev_head = nn.Linear(d, cfg.groups * width)
-            self.prev_bias = nn.Parameter(torch.zeros(cfg.groups, width))
         init_weights(self)
-        if cfg.prev_logits:
-            nn.init.zeros_(self.prev_head.weight)
-            nn.init.zeros_(self.prev_head.bias)
 
     def beta(self) -> torch.Tensor:
         """The codebook head's precision per group [G]. It starts broad (a code vector's spread is
@@ -194,8 +169,8 @@ class AcousticLM(nn.Module):
         groups zero-padded, see the codecs' ``code_vectors()``). Each group is centred and scaled
         to unit RMS, so that one initial beta suits every group."""
         cfg = self.cfg
-        if cfg.head == "free":
-            raise ValueError("the free head reads no code vectors")
+        if cfg.head != "codebook":
+            raise ValueError("only the codebook head reads code vectors")
         g, k, dim = vectors.shape
         if (g, k) != (cfg.groups, cfg.codebook_size) or dim > cfg.code_dim:
             raise ValueError(f"code vectors {list(vectors.shape)} do not fit groups={cfg.groups}, "
@@ -240,7 +215,7 @@ class AcousticLM(nn.Module):
         Position t predicts frame t, so with aligned S it gets the row of S covering frame t (with
         its neighbours: 160 ms of look-ahead into S, which is given whole) and its place in the row."""
         x = sum(emb(frames[..., g]) for g, emb in enumerate(self.embed))
-        if self.cfg.head != "free":   # and the code's own vector, so that near codes start near
+        if self.cfg.head == "codebook":   # and the code's own vector, so that near codes start near
             x = x + sum(proj(self.code_vectors[g][frames[..., g]]) for g, proj in enumerate(self.code_in))
         n = frames.shape[1]
         if start + n > self.pos.shape[1]:
@@ -261,49 +236,20 @@ class AcousticLM(nn.Module):
             new_cache.append(kv)
         return self.norm(x), new_cache
 
-    def logits(self, h: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
-        """States [..., dim] (and, with ``prev_logits``, the input frame's codes [..., G], BOS
-        allowed) -> every group's logits [..., G, K + 1]."""
-        logits = self._head_logits(h)
-        if self.cfg.prev_logits:
-            if prev is None:
-                raise ValueError("prev_logits: logits() needs the previous frame's codes")
-            logits = logits + self._prev_bonus(h, prev)
-        return logits
-
-    def _prev_bonus(self, h: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """The previous-frame terms [..., G, K + 1]: zero except at the previous code (shape groups)
-        or within gain_radius levels of it (the last group); zero after BOS."""
-        cfg, k, r = self.cfg, self.cfg.codebook_size, self.cfg.gain_radius
-        width = 2 * r + 1
-        w = self.prev_head(h).unflatten(-1, (cfg.groups, width)) + PREV_RATE * self.prev_bias   # [..., G, 2R+1]
-        keep = torch.zeros(cfg.groups, width, dtype=torch.bool, device=h.device)
-        keep[:-1, r] = True            # shapes: the same code only (neighbouring indices mean nothing)
-        keep[-1] = True                # gain: every step within the radius
-        idx = prev.long()[..., None] + torch.arange(-r, r + 1, device=h.device)                 # [..., G, 2R+1]
-        valid = keep & (prev[..., None] < k) & (idx >= 0) & (idx < k)
-        out = h.new_zeros(*h.shape[:-1], cfg.groups, k + 1)
-        return out.scatter_add(-1, idx.clamp(0, k - 1), w * valid)
-
-    def _head_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """The output layer alone: states [..., dim] -> [..., G, K + 1]."""
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """States [..., dim] -> every group's logits [..., G, K + 1]."""
         if self.cfg.head == "free":
             return torch.stack([head(h) for head in self.heads], dim=-2)
         e = self.code_vectors[:, : self.cfg.codebook_size]                   # [G, K, d]
         q = torch.stack([head(h) for head in self.heads], dim=-2)           # [..., G, d]
         near = 2 * torch.einsum("...gd,gkd->...gk", q, e) - e.pow(2).sum(-1)   # [..., G, K]
         codes = self.beta()[:, None] * near
-        logits = torch.cat([codes, self.eos_head(h).unsqueeze(-1)], -1)
-        if self.cfg.head == "hybrid":
-            logits = torch.cat([logits[..., :-1, :], self.gain_head(h).unsqueeze(-2)], -2)
-        return logits
+        return torch.cat([codes, self.eos_head(h).unsqueeze(-1)], -1)
 
-    def step(self, x: torch.Tensor, cond: Condition, cache: KVCache | None,
-             prev: torch.Tensor | None = None) -> tuple[torch.Tensor, KVCache]:
-        """Run the blocks on new positions x [B, L, dim] (embedding the frames prev [B, L, G]);
-        returns logits [B, L, G, K + 1] and the cache."""
+    def step(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1] and the cache."""
         h, new_cache = self.hidden(x, cond, cache)
-        return self.logits(h, prev), new_cache
+        return self.logits(h), new_cache
 
     # --- training -----------------------------------------------------------------------------
 
@@ -344,12 +290,12 @@ class AcousticLM(nn.Module):
             inputs = inputs.masked_fill(hide[..., None], self.cfg.bos)
         c = self.condition(cond)
         h, _ = self.hidden(self.embed_frames(inputs, 0, c), c, None)   # [B, T_a + 1, dim]
-        h, targets, prev = h.reshape(-1, h.shape[-1]), targets.reshape(-1, g), inputs.reshape(-1, g)
+        h, targets = h.reshape(-1, h.shape[-1]), targets.reshape(-1, g)
         if scored_fraction < 1.0:
             n = max(1, round(scored_fraction * len(h)))
             keep = torch.randperm(len(h), generator=generator, device=generator.device if generator else "cpu")[:n].to(h.device)
-            h, targets, prev = h[keep], targets[keep], prev[keep]
-        logits = self.logits(h, prev)                                     # [N, G, K + 1]
+            h, targets = h[keep], targets[keep]
+        logits = self.logits(h)                                           # [N, G, K + 1]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
     # --- generation ---------------------------------------------------------------------------
@@ -400,9 +346,9 @@ class AcousticLM(nn.Module):
         out = []
         for t in range(max_frames + 1):
             if use_cache:
-                logits, cache = self.step(self.embed_frames(frames[:, -1:], t, c), c, cache, frames[:, -1:])
+                logits, cache = self.step(self.embed_frames(frames[:, -1:], t, c), c, cache)
             else:
-                logits, _ = self.step(self.embed_frames(frames, 0, c), c, None, frames)
+                logits, _ = self.step(self.embed_frames(frames, 0, c), c, None)
             last = logits[:, -1]                                            # [B, G, K + 1]
             if stop_at_end:   # group 0 decides the end
                 ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos

@@ -82,7 +82,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
                               **P["model"])
     torch.manual_seed(train_cfg.seed)
     lm = AcousticLM(lm_cfg)
-    if lm_cfg.head != "free":
+    if lm_cfg.head == "codebook":
         lm.set_code_vectors(code_vectors.cpu())
     print(f"acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters; {frames} frames x {lm_cfg.groups} groups per clip")
     frozen = _Frozen(mae, codec, *fbank_stats(corpus), device)
