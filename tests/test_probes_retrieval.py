@@ -67,3 +67,29 @@ def test_recall_at_k_by_hand():
                     [0.0, 0.1, 0.9]])  # "rain": clip 1 is second
     r = recall_at_k(sim, rel, ks=(1, 2))
     assert r == {"R@1": pytest.approx(100 / 3), "R@2": pytest.approx(100.0)}
+
+
+def test_table7_shows_intervals_and_averages_the_random_init_seeds(tmp_path, monkeypatch):
+    """A single model's cell is its accuracy with the binomial 95 % half-width on its test clips;
+    the random-init row is the mean over its seeds with the t-interval of that mean, and the
+    seeds' own rows are folded into it (listed in a note, kept in the JSON)."""
+    import json
+
+    from hsm_lib import paths
+
+    monkeypatch.setattr(paths, "reports_dir", lambda: tmp_path)
+    probe = pr.ProbeSet("pitch_class", ["a", "b"], np.zeros((4, 10), np.float32), np.array([0, 1, 0, 1]),
+                        np.zeros((100, 10), np.float32), np.array([0] * 60 + [1] * 40), "test probe")
+    results = {"pretrained": {"pitch_class": 80.0}, "rand 1": {"pitch_class": 70.0},
+               "rand 2": {"pitch_class": 74.0}, "rand 3": {"pitch_class": 78.0}}
+    pr.write_table7(results, [probe], "smoke", seed_rows={"random init (mean of 3 seeds)": ["rand 1", "rand 2", "rand 3"]})
+    md = (tmp_path / "table7_linear_probe.md").read_text()
+    # 1.96 sqrt(0.8 0.2 / 100) = 7.84 points; t(0.975, 2) 4 / sqrt(3) = 9.94
+    assert "| pretrained | 80.0 ± 7.8 |" in md
+    assert "| random init (mean of 3 seeds) | 74.0 ± 9.9 |" in md
+    assert "rand 1 |" not in md and "70.0 / 74.0 / 78.0" in md
+    assert "| majority class (chance) | 60.0 |" in md
+    data = json.loads((tmp_path / "table7_linear_probe.json").read_text())
+    assert data["accuracy"]["rand 2"]["pitch_class"] == 74.0
+    assert abs(data["ci95"]["pretrained"]["pitch_class"]["ci95"] - 7.84) < 0.01
+    assert pr.accuracy_ci95(50.0, 0) != pr.accuracy_ci95(50.0, 0)   # nan: no test clips, no interval

@@ -29,7 +29,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -274,19 +274,61 @@ PAPER_TABLE7 = {"AudioMAE-B (paper's reference row)": {"ESC-50": 57.6, "SC-5h": 
                 "Our pretrained AudioMAE (paper)": {"ESC-50": 83.7, "SC-5h": 77.1, "NS-5h": 66.0}}
 
 
-def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], profile: str, notes: list[str] = ()) -> None:
-    """``reports/table7_linear_probe.{md,json}`` with a majority-class row for scale."""
+def accuracy_ci95(accuracy_pct: float, n: int) -> float:
+    """Half-width (percentage points) of the normal-approximation 95 % interval of an accuracy
+    measured on ``n`` test clips."""
+    p = accuracy_pct / 100.0
+    return 196.0 * float(np.sqrt(p * (1 - p) / n)) if n else float("nan")
+
+
+def seeds_mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and the half-width of the 95 % t-interval of the mean, over runs that differ only in
+    their seed (the random-init row: one initialisation is one draw, and draws differ by more
+    than one test set's sampling error)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2:
+        return float(v.mean()), float("nan")
+    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], profile: str, notes: list[str] = (),
+                 seed_rows: dict[str, list[str]] | None = None) -> None:
+    """``reports/table7_linear_probe.{md,json}``: every row's accuracy with its 95 % interval, and a
+    majority-class row for scale.
+
+    ``seed_rows`` maps a row name to the ``results`` rows it averages (the same features at several
+    seeds); such a row shows the mean over seeds with the t-interval of that mean, and a note lists
+    the seeds' values. Any other row shows its accuracy with the binomial interval of its test set."""
     from hsm_lib.reporting import write_table
 
+    seed_rows = seed_rows or {}
+    averaged = {member for members in seed_rows.values() for member in members}
     names = [p.name for p in probes]
-    rows = [[row, *(results[row][n] for n in names)] for row in results]
+    n_test = {p.name: len(p.test_labels) for p in probes}
+    rows, cis = [], {}
+    for row in [*seed_rows, *(r for r in results if r not in averaged)]:
+        if row in seed_rows:
+            cells = [seeds_mean_ci95([results[m][n] for m in seed_rows[row]]) for n in names]
+        else:
+            cells = [(results[row][n], accuracy_ci95(results[row][n], n_test[n])) for n in names]
+        cis[row] = {n: {"mean": m, "ci95": h} for n, (m, h) in zip(names, cells)}
+        rows.append([row, *(f"{m:.1f} ± {h:.1f}" for m, h in cells)])
     majority = [100.0 * np.bincount(p.test_labels).max() / len(p.test_labels) for p in probes]
     rows.append(["majority class (chance)", *majority])
+    seed_notes = [f"{row}: the mean over {len(members)} initialisations (± the 95 % t-interval of that mean); each seed: "
+                  + "; ".join(f"{PROBE_TITLES.get(n, n).split(' (')[0]} "
+                              + " / ".join(f"{results[m][n]:.1f}" for m in members) for n in names) + "."
+                  for row, members in seed_rows.items()]
     write_table(
         "table7_linear_probe", f"Table VII analog: linear probes on frozen features ({profile} profile), accuracy %",
         ["features", *(PROBE_TITLES.get(n, n) for n in names)], rows,
         notes=[*(f"{PROBE_TITLES.get(p.name, p.name)}: {p.note}; {len(p.train_labels)} train / {len(p.test_labels)} test "
                  f"clips, {len(p.classes)} classes." for p in probes),
+               "± is the half-width of a 95 % interval: for a single model, the binomial interval of its accuracy on "
+               "the test clips; for a row over seeds, the t-interval of the mean over the seeds.",
+               *seed_notes,
                "Features are pooled over time only: AudioMAE's S keeps its frequency rows (8 x C_s), the log-mel its 128 "
                "bins (pooling S over frequency too loses where in the spectrum a sound is: hsm_lib.eval.probes.time_pooled). "
                "The classifier is a standardised multinomial logistic regression (C = 1) fit on the probe's train split.",
@@ -294,5 +336,6 @@ def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], p
                "pretrained on AudioSet-2M; these probes are offline analogs on this project's data. The paper's numbers "
                "(HEAR): AudioMAE-B 57.6 / 33.9 / 61.4, its AudioMAE 83.7 / 77.1 / 66.0; data and scale differ.",
                *notes],
-        data={"profile": profile, "probes": [p.summary() for p in probes], "accuracy": results, "paper": PAPER_TABLE7},
+        data={"profile": profile, "probes": [p.summary() for p in probes], "accuracy": results, "ci95": cis,
+              "seed_rows": seed_rows, "paper": PAPER_TABLE7},
     )

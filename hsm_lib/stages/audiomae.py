@@ -64,7 +64,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Audi
     with torch.no_grad():
         S = model.features(test[:1])
     probe_sets = make_probes(corpus, data_cfg, P["probes"])
-    table7 = linear_probes(model, probe_sets, corpus, model_cfg, train_cfg, profile, progress)
+    table7 = linear_probes(model, probe_sets, corpus, model_cfg, train_cfg, profile, progress,
+                           random_init_seeds=P["probes"]["random_init_seeds"])
     return AudioMAEResult(model, model_cfg, train_cfg, history, tuple(S.shape), probe_sets, table7, loss_fig, rec_fig)
 
 
@@ -124,17 +125,21 @@ def probes_markdown(probe_sets: list[pr.ProbeSet]) -> str:
 
 
 def linear_probes(model: AudioMAE, probe_sets: list[pr.ProbeSet], corpus: Path, model_cfg: AudioMAEConfig,
-                  train_cfg: MAETrainConfig, profile: str, progress: bool) -> str:
-    """Probe the pretrained encoder, a randomly initialised one and the mean log-mel; write
-    Table VII and return it as Markdown."""
+                  train_cfg: MAETrainConfig, profile: str, progress: bool, random_init_seeds: int = 1) -> str:
+    """Probe the pretrained encoder, the same encoder at ``random_init_seeds`` random
+    initialisations (one row: their mean) and the mean log-mel; write Table VII and return it as
+    Markdown."""
+    if random_init_seeds < 1:
+        raise ValueError(f"random_init_seeds must be >= 1, got {random_init_seeds}")
     mean, std = fbank_stats(corpus)
-    torch.manual_seed(train_cfg.seed + 1)
-    random_init = AudioMAE(model_cfg).eval()
-    extractors = {
-        "AudioMAE, pretrained (ours)": pr.audiomae_extractor(model),
-        "AudioMAE, random init": pr.audiomae_extractor(random_init),
-        "mean log-mel": pr.logmel_extractor(),
-    }
+    extractors = {"AudioMAE, pretrained (ours)": pr.audiomae_extractor(model)}
+    random_rows = []
+    for seed in range(train_cfg.seed + 1, train_cfg.seed + 1 + random_init_seeds):
+        torch.manual_seed(seed)
+        random_rows.append(f"AudioMAE, random init, seed {seed}")
+        extractors[random_rows[-1]] = pr.audiomae_extractor(AudioMAE(model_cfg).eval())
+    extractors["mean log-mel"] = pr.logmel_extractor()
     results = pr.run_probes(probe_sets, extractors, model_cfg.n_frames, mean, std, progress=progress)
-    pr.write_table7(results, probe_sets, profile)
+    name = "AudioMAE, random init" + (f" (mean of {random_init_seeds} seeds)" if random_init_seeds > 1 else "")
+    pr.write_table7(results, probe_sets, profile, seed_rows={name: random_rows})
     return (paths.reports_dir() / "table7_linear_probe.md").read_text()
