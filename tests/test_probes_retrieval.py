@@ -88,6 +88,7 @@ def test_table7_shows_intervals_and_averages_the_random_init_seeds(tmp_path, mon
     assert "| pretrained | 80.0 ± 7.8 |" in md
     assert "| random init (mean of 3 seeds) | 74.0 ± 9.9 |" in md
     assert "rand 1 |" not in md and "70.0 / 74.0 / 78.0" in md
+    assert md.index("| pretrained |") < md.index("| random init (mean of 3 seeds) |")   # results' order kept
     assert "| majority class (chance) | 60.0 |" in md
     data = json.loads((tmp_path / "table7_linear_probe.json").read_text())
     assert data["accuracy"]["rand 2"]["pitch_class"] == 74.0

@@ -308,7 +308,10 @@ def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], p
     names = [p.name for p in probes]
     n_test = {p.name: len(p.test_labels) for p in probes}
     rows, cis = [], {}
-    for row in [*seed_rows, *(r for r in results if r not in averaged)]:
+    # the rows in ``results``' order, each group of seeds where its first member stands
+    order = [next((g for g, members in seed_rows.items() if r == members[0]), r) for r in results
+             if r not in averaged or any(r == members[0] for members in seed_rows.values())]
+    for row in order:
         if row in seed_rows:
             cells = [seeds_mean_ci95([results[m][n] for m in seed_rows[row]]) for n in names]
         else:
