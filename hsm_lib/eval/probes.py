@@ -284,13 +284,12 @@ def accuracy_ci95(accuracy_pct: float, n: int) -> float:
 def seeds_mean_ci95(values: Sequence[float]) -> tuple[float, float]:
     """Mean and the half-width of the 95 % t-interval of the mean, over runs that differ only in
     their seed (the random-init row: one initialisation is one draw, and draws differ by more
-    than one test set's sampling error)."""
+    than one test set's sampling error). With a handful of seeds the t quantile, not 1.96."""
     from scipy import stats
 
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2:
-        return float(v.mean()), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    from hsm_lib.eval.codec_listening import mean_ci
+
+    return mean_ci(np.asarray(values), z=float(stats.t.ppf(0.975, max(len(values) - 1, 1))))
 
 
 def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], profile: str, notes: list[str] = (),
@@ -304,14 +303,12 @@ def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], p
     from hsm_lib.reporting import write_table
 
     seed_rows = seed_rows or {}
+    group_at = {members[0]: group for group, members in seed_rows.items()}   # a group stands where its first seed does
     averaged = {member for members in seed_rows.values() for member in members}
     names = [p.name for p in probes]
     n_test = {p.name: len(p.test_labels) for p in probes}
     rows, cis = [], {}
-    # the rows in ``results``' order, each group of seeds where its first member stands
-    order = [next((g for g, members in seed_rows.items() if r == members[0]), r) for r in results
-             if r not in averaged or any(r == members[0] for members in seed_rows.values())]
-    for row in order:
+    for row in (group_at.get(r, r) for r in results if r in group_at or r not in averaged):
         if row in seed_rows:
             cells = [seeds_mean_ci95([results[m][n] for m in seed_rows[row]]) for n in names]
         else:
