@@ -287,9 +287,10 @@ def seeds_mean_ci95(values: Sequence[float]) -> tuple[float, float]:
     than one test set's sampling error). With a handful of seeds the t quantile, not 1.96."""
     from scipy import stats
 
-    from hsm_lib.eval.codec_listening import mean_ci
-
-    return mean_ci(np.asarray(values), z=float(stats.t.ppf(0.975, max(len(values) - 1, 1))))
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2:
+        return float(v.mean()), float("nan")
+    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
 
 def write_table7(results: dict[str, dict[str, float]], probes: list[ProbeSet], profile: str, notes: list[str] = (),
