@@ -11,6 +11,8 @@ from hsm_lib.io import atomic_write_text
 
 
 def fmt(value: Any, digits: int = 1) -> str:
+    if hasattr(value, "lo") and hasattr(value, "hi"):  # an estimate with its interval (hsm_lib.eval.stats.Estimate)
+        return f"{float(value):.{digits}f} [{value.lo:.{digits}f}, {value.hi:.{digits}f}]"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -24,6 +26,18 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], digits
     return "\n".join(lines)
 
 
+def _json_row(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """A row as a record; an estimate gives its mean under the column and its interval under
+    "<column> CI95", so readers of the mean need not know about intervals."""
+    out: dict[str, Any] = {}
+    for c, v in zip(columns, row):
+        if hasattr(v, "lo") and hasattr(v, "hi"):
+            out[c], out[f"{c} CI95"] = float(v), [v.lo, v.hi]
+        else:
+            out[c] = v
+    return out
+
+
 def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = (),
                 data: dict[str, Any] | None = None, digits: int = 1, reports: Path | None = None) -> Path:
     """Write ``reports/<name>.md`` (title, table, notes) and ``reports/<name>.json`` (the rows as
@@ -32,7 +46,7 @@ def write_table(name: str, title: str, columns: Sequence[str], rows: Sequence[Se
     md = [f"# {title}", "", markdown_table(columns, rows, digits), ""]
     md += [f"- {n}" for n in notes]
     atomic_write_text(reports / f"{name}.md", "\n".join(md).rstrip() + "\n")
-    payload = {"title": title, "rows": [dict(zip(columns, r)) for r in rows], "notes": list(notes), **(data or {})}
+    payload = {"title": title, "rows": [_json_row(columns, r) for r in rows], "notes": list(notes), **(data or {})}
     atomic_write_text(reports / f"{name}.json", json.dumps(payload, indent=1) + "\n")
     return reports / f"{name}.md"
 

@@ -167,3 +167,16 @@ def test_paper_profile_holds_the_papers_separation_sizes_and_weights():
         assert j.p_gt == 0.1, p                                        # Sec. III-D: P_gt = 0.1
         assert (j.global_weight, j.local_weight) == (0.1, 1.0), p      # 0.1 L_global + 1.0 L_local
         assert (j.lambda_sim, j.lambda_l1) == (1.0, 1.0), p
+
+
+def test_paper_profile_trains_the_baseline_as_audiosep():
+    """AudioSep's recipe in the paper profile: waveform L1 and the plain ResUNet-FiLM (no frequency
+    coordinate, no caption-to-frequency prior); the cpu profile's MSE and additions are stated."""
+    from hsm_lib.models.resunet import ResUNetConfig
+    from hsm_lib.train.baseline import BaselineTrainConfig
+
+    P = profile_section("baselines", "paper")
+    assert BaselineTrainConfig.from_params(P["train"]).loss == "l1"
+    cfg = ResUNetConfig(**P["model"])
+    assert (cfg.freq_coord, cfg.freq_prior) == (False, False)
+    assert (cfg.n_fft, cfg.hop) == (1024, 160)

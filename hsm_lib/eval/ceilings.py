@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from hsm_lib.eval.codec_listening import mean_ci
+from hsm_lib.eval.stats import bootstrap_ci
 from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr, visqol
 from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
@@ -57,13 +57,13 @@ def write_ceilings(scores: dict[str, dict[str, list[float]]], profile: str, n_cl
     from hsm_lib.reporting import write_table
 
     metrics = [m for m in (*TAGGER_METRICS, *METRICS) if all(m in s for s in scores.values())]
-    cell = lambda v: "nan" if not v else ("{:.2f} ± {:.2f}".format(*mean_ci(v)) if len(v) > 1 else f"{v[0]:.2f}")
+    cell = lambda v: "nan" if not v else (bootstrap_ci(v).format(2) if len(v) > 1 else f"{v[0]:.2f}")
     rows = [[name, *(cell(s[m]) for m in metrics)] for name, s in scores.items()]
     write_table(
         "ceilings_acoustic", f"Ceilings of the acoustic decoder on the mixed test set's targets ({profile} profile)",
         ["path", *(HEADERS[m] for m in metrics)], rows, digits=2,
-        notes=[f"{n_clips} targets of the mixed test set; ViSQOL on the first {visqol_clips}; mean ± the 95 % confidence "
-               "interval's half-width over clips. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III. "
+        notes=[f"{n_clips} targets of the mixed test set; ViSQOL on the first {visqol_clips}; mean [95 % bootstrap confidence "
+               "interval over clips]. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III. "
                "These bound what the generative path can deliver: they explain a separation result, they are not one.",
                "SI-SDR is phase-sensitive: a generative decoder that gets the sound right but not its waveform "
                "scores low on it by construction.",

@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.eval.metrics import lsd, mel_distance, visqol
+from hsm_lib.eval.stats import bootstrap_ci
 
 # The paper's Table VIII (6 kbps, 1000 AudioSet clips): #params, causal, MEL-D, LSD, ViSQOL.
 PAPER_TABLE8 = {
@@ -58,14 +59,14 @@ def write_table8(scores: dict[str, dict[str, list[float]]], meta: dict[str, dict
     rows = []
     for name, s in scores.items():
         m = meta[name]
-        rows.append([name, m["bitrate_kbps"], float(np.mean(s["mel_distance"])), float(np.mean(s["lsd"])),
-                     float(np.mean(s["visqol"])) if s["visqol"] else float("nan"), m["params"], m["causal"]])
+        rows.append([name, m["bitrate_kbps"], bootstrap_ci(s["mel_distance"]), bootstrap_ci(s["lsd"]),
+                     bootstrap_ci(s["visqol"]) if s["visqol"] else float("nan"), m["params"], m["causal"]])
     write_table(
         "table8_codec", f"Table VIII analog: codec reconstruction on held-out audio ({profile} profile)",
         ["codec", "kbps", "MEL dist. (lower)", "LSD (lower)", "ViSQOL (higher)", "#params", "causal"], rows,
         digits=3,
         notes=[f"{n_clips} held-out clips (test split) for MEL distance and LSD; ViSQOL (visqol-python, audio mode, "
-               f"48 kHz) on the first {visqol_clips} of them.",
+               f"48 kHz) on the first {visqol_clips} of them. Each cell: mean [95 % bootstrap confidence interval over clips].",
                "MEL distance: mean L1 of log10 80-band mel over 512/1024/2048-point windows; LSD as audioldm_eval "
                "(hsm_lib/eval/metrics.py).",
                "Substitution: the paper evaluates 1000 AudioSet clips against EnCodec and DAC at 6 kbps and its retrained "

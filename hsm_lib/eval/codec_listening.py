@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from hsm_lib.eval.metrics import lsd, mel_psnr
+from hsm_lib.eval.stats import bootstrap_ci
 from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
 METRICS = ("kl", "cos", "lsd", "psnr")
@@ -31,13 +32,6 @@ def tagger_scores(outputs: np.ndarray, targets: np.ndarray, tagger: Callable[[np
             "psnr": np.array([mel_psnr(o, t) for o, t in zip(outputs, targets)])}
 
 
-def mean_ci(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
-    """Mean and the half-width of its normal-approximation 95 % confidence interval over clips."""
-    values = np.asarray(values, np.float64)
-    half = z * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return float(values.mean()), float(half)
-
-
 def mean_ci_cells(scores: dict[str, np.ndarray]) -> list[str]:
-    """One row's cells, "mean ± 95 % CI half-width" for each of :data:`METRICS`, from {metric: [N]}."""
-    return [f"{m:.2f} ± {h:.2f}" for m, h in (mean_ci(scores[k]) for k in METRICS)]
+    """One row's cells, "mean [95 % bootstrap CI]" for each of :data:`METRICS`, from {metric: [N]}."""
+    return [bootstrap_ci(scores[k]).format(2) for k in METRICS]

@@ -26,6 +26,7 @@ MAP = [
     ("Table III (semantic)", "table3_semantic.md", "evaluate", "aisfx embedding cosine for AFSim; evaluation CLAP for MS-CLAP"),
     ("Table IV (zero-shot music)", "table4_zero_shot.md", "evaluate", "MUSIC-synth (GM soundfont renders) for MUSIC"),
     ("ceilings (codec, target S, oracle G, IRM)", "ceilings.md", "evaluate", "-"),
+    ("the orderings the paper claims, each with its paired test", "orderings.md", "evaluate", "paired bootstrap over our test triplets"),
     ("the paper's own numbers", "paper_reference.md", "evaluate", "quoted, labelled as the paper's"),
     ("Fig. 7 (examples)", "figures/fig7_examples.png", "evaluate", "-"),
 ]
@@ -43,6 +44,12 @@ def _find(rows: list[dict], **match) -> dict | None:
     return None
 
 
+def _with_ci(row: dict, column: str, digits: int) -> str:
+    """"m [lo, hi]" when the report gives the column's 95 % interval, else "m"."""
+    ci = row.get(f"{column} CI95")
+    return f"{row[column]:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+
 def headline(reports: Path) -> list[str]:
     """Sentences with the main numbers, each read from a report."""
     out = []
@@ -52,14 +59,42 @@ def headline(reports: Path) -> list[str]:
                    "mixture, unprocessed (the floor)"):
         r = _find(t2, **{"test set": "mixed", "system": system})
         if r:
-            out.append(f"- mixed test set, {system}: KL {r[cols[0]]:.3f}, LSD {r[cols[1]]:.3f}, PSNR {r[cols[2]]:.2f}, "
-                       f"SI-SDRi {r[cols[3]]:.2f} dB")
+            n = f" ({r['n']} triplets)" if "n" in r else ""
+            out.append(f"- mixed test set{n}, {system}: KL {_with_ci(r, cols[0], 3)}, LSD {_with_ci(r, cols[1], 3)}, "
+                       f"PSNR {_with_ci(r, cols[2], 2)}, SI-SDRi {_with_ci(r, cols[3], 2)} dB")
+    out += orderings(reports)
     paper = _rows(reports, "paper_reference")
     for system in ("Ours (extraction)", "AudioSep"):
         r = _find(paper, **{"system (paper)": system})
         if r:
             out.append(f"- the paper's '3 Sets', {system} (its data and metric models): KL {r['KL']:.3f}, LSD {r['LSD']:.3f}, "
                        f"PSNR {r['PSNR']:.2f}")
+    return out
+
+
+METRIC_NAMES = {"kl": "KL", "lsd": "LSD", "psnr": "PSNR", "si_sdri": "SI-SDRi", "afsim": "AFSim stand-in", "clap": "CLAP"}
+
+
+def _p_text(p: float) -> str:
+    """A bootstrap p-value as text: with N_BOOT resamples, below 1 / N_BOOT reads "p < 0.001"."""
+    return "p < 0.001" if p < 1e-3 else f"p = {p:.3f}"
+
+
+def orderings(reports: Path, test_set: str = "mixed") -> list[str]:
+    """One sentence per ordering on ``test_set``, each metric's word ("better", "worse", "not
+    distinguishable") taken from the paired bootstrap in orderings.json, never judged by eye."""
+    path = reports / "orderings.json"
+    if not path.exists():
+        return []
+    pairs: dict[tuple[str, str], list[dict]] = {}
+    for c in json.loads(path.read_text())["comparisons"]:
+        if c["test set"] == test_set:
+            pairs.setdefault((c["a"], c["b"]), []).append(c)
+    out = []
+    for (a, b), cs in pairs.items():
+        parts = [f"{METRIC_NAMES.get(c['metric'], c['metric'])} {c['verdict']} (Δ {c['diff']:+.2f} [{c['ci95'][0]:+.2f}, "
+                 f"{c['ci95'][1]:+.2f}], {_p_text(c['p'])})" for c in cs]
+        out.append(f"- {test_set} set, {a} against {b}, paired bootstrap over {cs[0]['n']} triplets: " + "; ".join(parts))
     return out
 
 

@@ -5,7 +5,8 @@ The mixture's magnitude spectrogram goes through a U-Net of residual convolution
 block is modulated by FiLM (a per-channel scale and shift) computed from the caption's sentence
 embedding by the same frozen text backbone our system uses. The output is a mask in [0, 1] on
 the mixture's magnitude; the mixture's phase is kept and an inverse STFT gives the waveform.
-Trained with an L1 loss on the waveform, as AudioSep. Extraction only, like those methods.
+Trained with an L1 loss on the waveform, as AudioSep (the paper profile), or with a waveform MSE
+(the cpu profile; see ``hsm_lib.train.baseline``). Extraction only, like those methods.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ class ResUNetConfig(ModelConfig):
     hop: int = 160               # 10 ms at 16 kHz
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])  # per encoder level
     film_hidden: int = 256
+    # Two additions for small budgets, both off in AudioSep (and the paper profile): the frequency
+    # coordinate as a second input channel, so FiLM's per-channel scale can act per frequency band
+    # (a convolution alone cannot tell where on the frequency axis it is); and a per-frequency bias
+    # of the mask's logit computed from the caption (what bands the named sound lives in).
+    freq_coord: bool = False
+    freq_prior: bool = False
 
 
 class FiLMResBlock(nn.Module):
@@ -55,11 +62,16 @@ class ResUNetFiLM(nn.Module):
         ch = cfg.channels
         self.cond = nn.Sequential(nn.Linear(cfg.text_dim, cfg.film_hidden), nn.GELU())
         c = cfg.film_hidden
-        self.enc = nn.ModuleList(FiLMResBlock(1 if i == 0 else ch[i - 1], ch[i], c) for i in range(len(ch)))
+        c_in = 2 if cfg.freq_coord else 1
+        self.enc = nn.ModuleList(FiLMResBlock(c_in if i == 0 else ch[i - 1], ch[i], c) for i in range(len(ch)))
         self.mid = FiLMResBlock(ch[-1], ch[-1], c)
         self.up = nn.ModuleList(nn.ConvTranspose2d(ch[i], ch[i - 1], 2, stride=2) for i in range(len(ch) - 1, 0, -1))
         self.dec = nn.ModuleList(FiLMResBlock(2 * ch[i - 1], ch[i - 1], c) for i in range(len(ch) - 1, 0, -1))
         self.out = nn.Conv2d(ch[0], 1, 1)
+        if cfg.freq_prior:
+            self.prior = nn.Linear(c, cfg.n_fft // 2 + 1)
+            nn.init.zeros_(self.prior.weight)
+            nn.init.zeros_(self.prior.bias)   # starts with no prior
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
 
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
@@ -77,6 +89,8 @@ class ResUNetFiLM(nn.Module):
         mult = 2 ** (levels - 1)
         pad_t, pad_f = (-t) % mult, (-f) % mult  # the U-Net halves both axes levels - 1 times
         x = F.pad(torch.log1p(magnitude), (0, pad_f, 0, pad_t)).unsqueeze(1)
+        if self.cfg.freq_coord:   # [B, 2, frames, F]: log magnitude and the bin's place in [-1, 1]
+            x = torch.cat([x, torch.linspace(-1, 1, x.shape[-1], device=x.device).expand_as(x)], dim=1)
         skips = []
         for i, blk in enumerate(self.enc):
             x = blk(x, cond)
@@ -86,7 +100,10 @@ class ResUNetFiLM(nn.Module):
         x = self.mid(x, cond)
         for up, blk in zip(self.up, self.dec):
             x = blk(torch.cat([up(x), skips.pop()], dim=1), cond)
-        return torch.sigmoid(self.out(x))[:, 0, :t, :f]
+        logit = self.out(x)[:, 0, :t, :f]
+        if self.cfg.freq_prior:
+            logit = logit + self.prior(cond)[:, None, :]
+        return torch.sigmoid(logit)
 
     def forward(self, mixture: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """Mixture [B, T] (16 kHz) and caption embeddings [B, text_dim] -> the separated wave [B, T]."""

@@ -55,7 +55,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
                           state_dir=paths.resumable_state_dir(profile, "baselines", "resunet_film"))
     save_checkpoint(models_dir / "resunet_film", model, "resunet_film", cfg.to_dict(),
                     {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
-    fig = saved(loss_figure(history, "waveform L1", "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")
+    loss_name = {"l1": "waveform L1", "mse": "waveform MSE"}[train_cfg.loss]
+    fig = saved(loss_figure(history, loss_name, "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")
     sdri = first_look(model, backbone, corpus)
     print(f"SI-SDRi on {len(sdri)} mixed test triplets: {np.mean(sdri):.2f} dB")
     return BaselinesResult(model, history, sdri, fig)

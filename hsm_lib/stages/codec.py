@@ -121,8 +121,8 @@ def listening_table(codec: Codec | STFTCodec, train_cfg: CodecTrainConfig, train
         add(name, "-", "-", outputs)
     write_table("codec_ablation", f"How the tagger hears the codec: resynthesis of the mixed test set's targets ({profile} profile)",
                 ["system", "training steps", "training s (this run)", *HEADERS], rows,
-                notes=[f"{len(targets)} targets of the mixed test set; mean ± the 95 % confidence interval's half-width over "
-                       "clips. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III.",
+                notes=[f"{len(targets)} targets of the mixed test set; mean [95 % bootstrap confidence interval over "
+                       "clips]. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III.",
                        "Ablation rows train from scratch on the same audio for step counts chosen to take about the same "
                        "time on 2 cores; their measured seconds are in the table. The stage's own codec trains longer.",
                        "Calibration rows are built from the same clips: they say what a number means."],

@@ -25,7 +25,9 @@ from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval import paper_tables
 from hsm_lib.eval.calibration import CALIBRATION
-from hsm_lib.eval.evaluate import BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, score, separate_set
+from hsm_lib.eval.evaluate import (BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, ordering_records, ordering_rows,
+                                   own_caption_rate, score, separate_set)
+from hsm_lib.eval.stats import bootstrap_ci
 from hsm_lib.eval.tagger import default_tagger
 from hsm_lib.features import fbank_stats
 from hsm_lib.pipeline import Separator
@@ -113,6 +115,9 @@ def evaluate_set(ts: TripletSet, systems: _Systems, P: dict[str, Any], gen: torc
     caption_emb = judges.caption_embeddings([r["target_caption"] for r in ts.records[:n]])
     scores = {system: score(out, targets, mixtures, target_tags, caption_emb, judges) for system, out in outputs.items()}
     scores[GROUND_TRUTH] = score(targets, targets, mixtures, target_tags, caption_emb, judges)
+    with torch.no_grad():
+        target_audio = judges.eval_clap.audio_embedding(torch.as_tensor(target_tags[0], dtype=torch.float32)).numpy()
+    scores[GROUND_TRUTH]["own_caption"] = own_caption_rate(target_audio, caption_emb, [r["target_caption"] for r in ts.records[:n]])
     kept = {}
     if name == P["ceilings_on"]:
         kept = {"items": items[:3], "records": ts.records[:3], **{k: outputs[k][:3] for k in KEPT}}
@@ -134,6 +139,11 @@ def substitutions(per_clip: PerClip, sets: list[str]) -> list[str]:
             "Calibration rows (not systems): the target through Opus at 6 kbps (our codec's bitrate), the target "
             "low-passed at 4 kHz (8th-order zero-phase Butterworth) and the interferer as output, built from the same "
             "test clips, so that a reader knows what a number means; the mixture is the floor.",
+            "Control row (not a system): the baseline given another triplet's caption (each set's captions rolled by one); "
+            "if the caption steers the mask, it scores below the baseline (tested in reports/orderings.md).",
+            "Each cell: the mean over the set's triplets [its 95 % percentile-bootstrap interval, 2000 resamples of the "
+            "clips]; n is the number of triplets. Whether two rows differ is decided by the paired test in "
+            "reports/orderings.md, not by comparing intervals.",
             f"Triplets per test set: {counts}. Data: this corpus's offline test sets, not the paper's; the mixed set plays "
             "the paper's '3 Sets'. The paper's own numbers are in reports/paper_reference.md, on its data."]
 
@@ -144,7 +154,7 @@ def write_tables(per_clip: PerClip, sets: list[str], ceilings_on: str, profile: 
     per_clip_json = as_json(per_clip)
     notes = substitutions(per_clip, sets)
     write_table("table2_objective", f"Table II analog: objective evaluation of separation ({profile} profile)",
-                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)"],
+                ["test set", "n", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)"],
                 mean_table(per_clip, general, SYSTEMS, OBJECTIVE), digits=3, notes=notes,
                 data={"per_clip": {s: per_clip_json[s] for s in general}})
     write_table3(per_clip, general, profile)
@@ -153,38 +163,59 @@ def write_tables(per_clip: PerClip, sets: list[str], ceilings_on: str, profile: 
         write_table4(per_clip, per_clip_json, notes, profile)
         names.append("table4_zero_shot")
     write_ceilings(per_clip, per_clip_json, ceilings_on, profile)
+    write_orderings(per_clip, sets, profile)
     write_paper_reference()
-    return {name: (paths.reports_dir() / f"{name}.md").read_text() for name in names + ["ceilings"]}
+    return {name: (paths.reports_dir() / f"{name}.md").read_text() for name in names + ["ceilings", "orderings"]}
+
+
+ORDERING_METRICS = OBJECTIVE + ("afsim", "clap")
+
+
+def write_orderings(per_clip: PerClip, sets: list[str], profile: str) -> None:
+    """``reports/orderings.{md,json}``: each ordering the report states, decided by a paired bootstrap."""
+    records = ordering_records(per_clip, sets, ORDERING_METRICS)
+    write_table("orderings", f"Orderings, each decided by a paired test ({profile} profile): A - B per clip, mean [95 % CI]",
+                ["test set", "n", "A vs B", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)",
+                 "AFSim stand-in (higher)", "CLAP (higher)"], ordering_rows(records, ORDERING_METRICS),
+                notes=["Each cell: the mean over the same triplets of A's score minus B's, its 95 % paired-bootstrap interval "
+                       "(2000 resamples of the clips, seeded), and the verdict for A given the metric's direction.",
+                       "\"better\" or \"worse\" only when the interval excludes 0; otherwise \"not distinguishable\". "
+                       "p-values (two-sided, bootstrap) are in the JSON twin."],
+                data={"comparisons": records})
 
 
 def write_table3(per_clip: PerClip, general: list[str], profile: str) -> None:
     """Table III analog: the AFSim stand-in and the CLAP score."""
     eval_clap_r1 = json.loads((paths.reports_dir() / "eval_clap.json").read_text())["rows"][0]["R@1"]
     write_table("table3_semantic", f"Table III analog: semantic evaluation ({profile} profile)",
-                ["test set", "system", "AFSim stand-in (higher)", "CLAP score (higher)"],
+                ["test set", "n", "system", "AFSim stand-in (higher)", "CLAP score (higher)"],
                 mean_table(per_clip, general, (GROUND_TRUTH,) + SYSTEMS, ("afsim", "clap")), digits=3,
                 notes=["AFSim stand-in: cosine between aisfx embeddings of output and target (the paper: Audio Flamingo).",
                        f"CLAP score: cosine between the evaluation CLAP's audio embedding of the output and its text embedding "
                        f"of the target's caption (also for removal, as in the paper); the evaluation CLAP (stage 10) reaches "
                        f"R@1 = {eval_clap_r1:.1f} % on test-clip retrieval (reports/eval_clap.md).",
-                       "The ground-truth row scores the target itself (its AFSim is 1 by construction)."])
+                       "The ground-truth row scores the target itself (its AFSim is 1 by construction).",
+                       "Does the CLAP judge read the sound? On each set's targets, the share of (own caption, a different "
+                       "caption) pairs that it ranks the right way round, mean [95 % CI] over clips (chance 50 %): "
+                       + "; ".join(f"{s} {100 * (e := bootstrap_ci(per_clip[s][GROUND_TRUTH]['own_caption'])):.1f} "
+                                   f"[{100 * e.lo:.1f}, {100 * e.hi:.1f}]" for s in general) + "."])
 
 
 def write_table4(per_clip: PerClip, per_clip_json: dict, notes: list[str], profile: str) -> None:
     """Table IV analog: zero-shot MUSIC-synth, every metric."""
     write_table("table4_zero_shot", f"Table IV analog: zero-shot separation on MUSIC-synth ({profile} profile)",
-                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)", "CLAP (higher)",
+                ["test set", "n", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)", "CLAP (higher)",
                  "AFSim stand-in (higher)"],
                 mean_table(per_clip, [ZERO_SHOT], (GROUND_TRUTH,) + SYSTEMS, OBJECTIVE + ("clap", "afsim")),
                 digits=3, notes=["MUSIC-synth: the 11 MUSIC instrument classes rendered from a General MIDI soundfont, never "
-                                 "seen in training (the paper: MUSIC recordings).", *notes[:4]],
+                                 "seen in training (the paper: MUSIC recordings).", *notes],
                 data={"per_clip": per_clip_json[ZERO_SHOT]})
 
 
 def write_ceilings(per_clip: PerClip, per_clip_json: dict, c: str, profile: str) -> None:
     """The ceilings of each path on the test set ``c``, beside Ours, the baseline and the mixture."""
     write_table("ceilings", f"Ceilings on the {c} test set ({profile} profile): the best each path can deliver",
-                ["test set", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)",
+                ["test set", "n", "system", "KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)",
                  "AFSim stand-in (higher)", "CLAP (higher)"],
                 mean_table(per_clip, [c], CEILINGS + ("Ours (extraction)", BASELINE) + SYSTEMS[:1 + len(CALIBRATION)],
                            OBJECTIVE + ("afsim", "clap")),

@@ -1,4 +1,13 @@
-"""Training the ResUNet-FiLM baseline on the extraction triplets (waveform L1, as AudioSep)."""
+"""Training the ResUNet-FiLM baseline on the extraction triplets.
+
+The loss is AudioSep's waveform L1 (``loss: l1``, the paper profile) or a waveform MSE (``loss:
+mse``). Why MSE at small budgets: L1's minimiser is the conditional *median*, and a waveform
+sample of a sparse sound (a drum hit, a beep) is 0 more often than not, so where the model is
+unsure which source a bin belongs to, L1 pulls the mask towards 0 and deletes the target. Measured
+on the cpu corpus: a drums-only model trained with L1 kept the interferer and cut the drums (SI-SDRi
+down to -37 dB on clips where the drums dominate). MSE's minimiser is the conditional mean, a
+Wiener-like mask that keeps a sound it is unsure of.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +20,10 @@ import torch.nn.functional as F
 
 from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.models.resunet import ResUNetFiLM
+from hsm_lib.config import ConfigError
 from hsm_lib.train.loop import Trainer, TrainConfig
+
+WAVEFORM_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
 
 
 @dataclass
@@ -21,6 +33,12 @@ class BaselineTrainConfig(TrainConfig):
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float | None = 5.0
+    loss: str = "l1"               # "l1" (AudioSep) or "mse", on the waveform
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.loss not in WAVEFORM_LOSSES:
+            raise ConfigError(f"baseline loss must be one of {', '.join(WAVEFORM_LOSSES)}, got {self.loss!r}")
 
 
 def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: BaselineTrainConfig,
@@ -31,7 +49,7 @@ def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: 
         audio: [N, 2, L] int16 (target, other) pairs, as the triplet sets store them.
         text: [N, text_dim] the extraction caption's sentence embedding per triplet.
         state_dir: where the resumable training state lives (None: no resuming).
-    Returns: history with "step" and "loss" (waveform L1).
+    Returns: history with "step" and "loss" (the waveform L1 or MSE of ``cfg.loss``).
     """
     if len(audio) != len(text):
         raise ValueError(f"{len(audio)} triplets but {len(text)} caption embeddings")
@@ -44,7 +62,7 @@ def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: 
         pair = np.stack([np.asarray(audio[i, :, s:s + seg]) for i, s in zip(idx, starts)]).astype(np.float32) / 32768.0
         target = torch.from_numpy(pair[:, 0]).to(run.device)
         mixture = target + torch.from_numpy(pair[:, 1]).to(run.device)
-        loss = F.l1_loss(model(mixture, text[torch.as_tensor(idx)].to(run.device, torch.float32)), target)
+        loss = WAVEFORM_LOSSES[cfg.loss](model(mixture, text[torch.as_tensor(idx)].to(run.device, torch.float32)), target)
         return loss, {"loss": loss.item()}
 
     return run.fit(step)
