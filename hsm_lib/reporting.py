@@ -10,9 +10,15 @@ from hsm_lib import paths
 from hsm_lib.io import atomic_write_text
 
 
+def _is_estimate(value: Any) -> bool:
+    """A mean with its interval (:class:`hsm_lib.eval.stats.Estimate`), told apart without importing
+    the statistics here."""
+    return hasattr(value, "lo") and hasattr(value, "hi")
+
+
 def fmt(value: Any, digits: int = 1) -> str:
-    if hasattr(value, "lo") and hasattr(value, "hi"):  # an estimate with its interval (hsm_lib.eval.stats.Estimate)
-        return f"{float(value):.{digits}f} [{value.lo:.{digits}f}, {value.hi:.{digits}f}]"
+    if _is_estimate(value):
+        return value.format(digits)
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -31,7 +37,7 @@ def _json_row(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
     "<column> CI95", so readers of the mean need not know about intervals."""
     out: dict[str, Any] = {}
     for c, v in zip(columns, row):
-        if hasattr(v, "lo") and hasattr(v, "hi"):
+        if _is_estimate(v):
             out[c], out[f"{c} CI95"] = float(v), [v.lo, v.hi]
         else:
             out[c] = v
