@@ -66,6 +66,24 @@ def test_training_lowers_the_loss():
         fit_resunet(model, audio, torch.randn(3, 8), BaselineTrainConfig(steps=1), progress=False)
 
 
+def test_power_normalised_mse_is_scale_free_and_both_sources_needs_the_other_caption():
+    from hsm_lib.train.baseline import BaselineTrainConfig, fit_resunet, power_normalised_mse
+
+    torch.manual_seed(0)
+    e, t, o = torch.randn(3, 2, 4000).unbind(0)
+    loss = power_normalised_mse(e, t, t + o)
+    assert torch.allclose(power_normalised_mse(7 * e, 7 * t, 7 * (t + o)), loss, rtol=1e-5)
+    # each example counts the same: a quiet example's error weighs as much as a loud one's
+    quiet = torch.stack([e[0], 1e-3 * e[1]]), torch.stack([t[0], 1e-3 * t[1]]), torch.stack([t[0] + o[0], 1e-3 * (t[1] + o[1])])
+    assert torch.allclose(power_normalised_mse(*quiet), loss, rtol=1e-5)
+    audio = np.zeros((4, 2, 8000), np.int16)
+    with pytest.raises(ValueError, match="other source's caption"):
+        fit_resunet(ResUNetFiLM(ResUNetConfig(**TINY)), audio, torch.randn(4, 8),
+                    BaselineTrainConfig(steps=1, both_sources=True), progress=False)
+    with pytest.raises(Exception, match="nmse"):
+        BaselineTrainConfig(loss="snr")
+
+
 def test_eval_clap_learns_to_match_and_scores_by_cosine():
     from hsm_lib.models.eval_clap import EvalCLAP, EvalCLAPConfig, clap_score
     from hsm_lib.train.eval_clap import EvalCLAPTrainConfig, fit_eval_clap
@@ -91,10 +109,12 @@ def test_eval_clap_learns_to_match_and_scores_by_cosine():
         fit_eval_clap(model, audio[:3], captions, text, EvalCLAPTrainConfig(steps=1), progress=False)
 
 
-def test_the_caption_decides_what_is_kept_and_swapping_it_costs_si_sdri():
+@pytest.mark.parametrize("loss, both_sources", [("l1", False), ("nmse", True)])
+def test_the_caption_decides_what_is_kept_and_swapping_it_costs_si_sdri(loss, both_sources):
     """Two sounds in every mixture, a low tone and a high one; caption A asks for the low one and
     caption B for the high one. After training, each caption keeps its own sound: swapping the
-    captions within the batch changes the output and drops SI-SDRi."""
+    captions within the batch changes the output and drops SI-SDRi. With ``both_sources`` each
+    mixture is also trained as a query for its other tone, by the other caption."""
     from hsm_lib.eval.metrics import si_sdr_improvement
     from hsm_lib.train.baseline import BaselineTrainConfig, fit_resunet
 
@@ -112,8 +132,10 @@ def test_the_caption_decides_what_is_kept_and_swapping_it_costs_si_sdri():
         text.append(cap[i % 2])
     audio, text = np.stack(rows), torch.stack(text)
     model = ResUNetFiLM(ResUNetConfig(**TINY))
+    other_text = cap[(torch.arange(16) + 1) % 2]   # the other tone's caption
     fit_resunet(model, audio, text, BaselineTrainConfig(steps=120, batch_size=8, segment_seconds=0.25, lr=3e-3, warmup_steps=5,
-                                                        device="cpu"), progress=False)
+                                                        device="cpu", loss=loss, both_sources=both_sources),
+                progress=False, other_text=other_text)
     model.eval()
     mix = torch.from_numpy(audio.sum(1).astype(np.float32) / 32768)
     with torch.no_grad():

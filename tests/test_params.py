@@ -171,12 +171,14 @@ def test_paper_profile_holds_the_papers_separation_sizes_and_weights():
 
 def test_paper_profile_trains_the_baseline_as_audiosep():
     """AudioSep's recipe in the paper profile: waveform L1 and the plain ResUNet-FiLM (no frequency
-    coordinate, no caption-to-frequency prior); the cpu profile's MSE and additions are stated."""
+    coordinate, no caption-to-frequency prior, only the extraction target as the query); the cpu
+    profile's loss and additions are stated."""
     from hsm_lib.models.resunet import ResUNetConfig
     from hsm_lib.train.baseline import BaselineTrainConfig
 
     P = profile_section("baselines", "paper")
-    assert BaselineTrainConfig.from_params(P["train"]).loss == "l1"
+    train = BaselineTrainConfig.from_params(P["train"])
+    assert (train.loss, train.both_sources) == ("l1", False)
     cfg = ResUNetConfig(**P["model"])
     assert (cfg.freq_coord, cfg.freq_prior) == (False, False)
     assert (cfg.n_fft, cfg.hop) == (1024, 160)

@@ -46,25 +46,30 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
     backbone = TextBackbone(profile_section("qaudio", profile)["text_backbone"])
     train = TripletSet(corpus / "triplets", "train")
     text = caption_embeddings(backbone, train)
-    print(f"{len(train)} training triplets (extraction instructions); caption embeddings {tuple(text.shape)}")
+    # The removal instruction names the other source: its caption queries that source when it is the target.
+    other_text = caption_embeddings(backbone, train, "removal") if train_cfg.both_sources else None
+    print(f"{len(train)} training triplets (extraction instructions{', and each other source by its caption' if train_cfg.both_sources else ''}); "
+          f"caption embeddings {tuple(text.shape)}")
     cfg = ResUNetConfig(text_dim=backbone.dim, **P["model"])
     torch.manual_seed(train_cfg.seed)
     model = ResUNetFiLM(cfg)
     print(f"ResUNet-FiLM: {n_parameters(model) / 1e6:.2f} M parameters")
     history = fit_resunet(model, train.audio, text, train_cfg, progress=progress,
-                          state_dir=paths.resumable_state_dir(profile, "baselines", "resunet_film"))
+                          state_dir=paths.resumable_state_dir(profile, "baselines", "resunet_film"), other_text=other_text)
     save_checkpoint(models_dir / "resunet_film", model, "resunet_film", cfg.to_dict(),
                     {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
-    loss_name = {"l1": "waveform L1", "mse": "waveform MSE"}[train_cfg.loss]
+    loss_name = {"l1": "waveform L1", "mse": "waveform MSE", "nmse": "waveform MSE / mixture power"}[train_cfg.loss]
     fig = saved(loss_figure(history, loss_name, "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")
     sdri = first_look(model, backbone, corpus)
     print(f"SI-SDRi on {len(sdri)} mixed test triplets: {np.mean(sdri):.2f} dB")
     return BaselinesResult(model, history, sdri, fig)
 
 
-def caption_embeddings(backbone: TextBackbone, triplets: TripletSet, batch_size: int = 256) -> torch.Tensor:
-    """[N, C_t]: the backbone's sentence embedding of each triplet's parsed extraction caption."""
-    captions = [parse_instruction(r["instructions"]["extraction"]["text"]).caption for r in triplets.records]
+def caption_embeddings(backbone: TextBackbone, triplets: TripletSet, instruction: str = "extraction",
+                       batch_size: int = 256) -> torch.Tensor:
+    """[N, C_t]: the backbone's sentence embedding of each triplet's caption, parsed from its
+    ``instruction`` ("extraction": the target's caption; "removal": the other source's)."""
+    captions = [parse_instruction(r["instructions"][instruction]["text"]).caption for r in triplets.records]
     return torch.cat([backbone.encode(captions[i:i + batch_size]).pooled for i in range(0, len(captions), batch_size)])
 
 
