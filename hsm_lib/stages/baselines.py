@@ -25,7 +25,7 @@ from hsm_lib.models.resunet import ResUNetConfig, ResUNetFiLM
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
 from hsm_lib.text.backbone import TextBackbone
 from hsm_lib.text.instructions import parse_instruction
-from hsm_lib.train.baseline import BaselineTrainConfig, fit_resunet
+from hsm_lib.train.baseline import LOSS_LABELS, BaselineTrainConfig, fit_resunet
 
 
 @dataclass
@@ -58,8 +58,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
                           state_dir=paths.resumable_state_dir(profile, "baselines", "resunet_film"), other_text=other_text)
     save_checkpoint(models_dir / "resunet_film", model, "resunet_film", cfg.to_dict(),
                     {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
-    loss_name = {"l1": "waveform L1", "mse": "waveform MSE", "nmse": "waveform MSE / mixture power"}[train_cfg.loss]
-    fig = saved(loss_figure(history, loss_name, "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")
+    fig = saved(loss_figure(history, LOSS_LABELS[train_cfg.loss], "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")
     sdri = first_look(model, backbone, corpus)
     print(f"SI-SDRi on {len(sdri)} mixed test triplets: {np.mean(sdri):.2f} dB")
     return BaselinesResult(model, history, sdri, fig)

@@ -32,7 +32,6 @@ from hsm_lib.config import ConfigError
 from hsm_lib.train.loop import Trainer, TrainConfig
 
 
-
 def power_normalised_mse(estimate: torch.Tensor, target: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
     """mean_b ||estimate_b - target_b||^2 / ||mixture_b||^2 for [B, T] waves: unchanged by a gain on all three."""
     return ((estimate - target).pow(2).mean(-1) / mixture.pow(2).mean(-1).clamp_min(1e-10)).mean()
@@ -40,6 +39,7 @@ def power_normalised_mse(estimate: torch.Tensor, target: torch.Tensor, mixture: 
 
 WAVEFORM_LOSSES = {"l1": lambda e, t, m: F.l1_loss(e, t), "mse": lambda e, t, m: F.mse_loss(e, t),
                    "nmse": power_normalised_mse}
+LOSS_LABELS = {"l1": "waveform L1", "mse": "waveform MSE", "nmse": "waveform MSE / mixture power"}  # for plots
 
 
 @dataclass
@@ -68,7 +68,7 @@ def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: 
         text: [N, text_dim] the extraction caption's sentence embedding per triplet.
         other_text: [N, text_dim] the other source's caption embedding; required by ``cfg.both_sources``.
         state_dir: where the resumable training state lives (None: no resuming).
-    Returns: history with "step" and "loss" (the waveform L1 or MSE of ``cfg.loss``).
+    Returns: history with "step" and "loss" (``cfg.loss``, as ``LOSS_LABELS`` names it).
     """
     if len(audio) != len(text):
         raise ValueError(f"{len(audio)} triplets but {len(text)} caption embeddings")
@@ -83,10 +83,11 @@ def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: 
         pair = np.stack([np.asarray(audio[i, :, s:s + seg]) for i, s in zip(idx, starts)]).astype(np.float32) / 32768.0
         target = torch.from_numpy(pair[:, 0]).to(run.device)
         mixture = target + torch.from_numpy(pair[:, 1]).to(run.device)
-        query = text[torch.as_tensor(idx)]
+        rows = torch.as_tensor(idx)
+        query = text[rows]
         if cfg.both_sources:  # half the examples ask for the other source, with its caption
             flip = torch.from_numpy(run.rng.random(len(idx)) < 0.5)
-            query = torch.where(flip[:, None], other_text[torch.as_tensor(idx)], query)
+            query = torch.where(flip[:, None], other_text[rows], query)
             target = torch.where(flip[:, None].to(run.device), mixture - target, target)
         estimate = model(mixture, query.to(run.device, torch.float32))
         loss = WAVEFORM_LOSSES[cfg.loss](estimate, target, mixture)
