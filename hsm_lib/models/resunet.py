@@ -73,6 +73,10 @@ class ResUNetFiLM(nn.Module):
             nn.init.zeros_(self.prior.weight)
             nn.init.zeros_(self.prior.bias)   # starts with no prior
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        # Channels-last convolution weights: oneDNN's kernels for these narrow layers (8-64
+        # channels) run a training step 1.33x faster on 2 cores (1.56x on one; measured at the cpu
+        # profile's sizes). Same arithmetic; checkpoints store contiguous copies.
+        self.to(memory_format=torch.channels_last)
 
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
         """[B, T] -> complex [B, frames, F]."""
