@@ -30,6 +30,16 @@ def to_float(audio: np.ndarray) -> np.ndarray:
     return np.asarray(audio, dtype=np.float32)
 
 
+def map_clips(fn: Callable[[torch.Tensor], torch.Tensor], waves: np.ndarray, device: torch.device, batch_size: int = 16,
+              desc: str = "clips", progress: bool = False) -> torch.Tensor:
+    """``fn`` over stored clips [N, L] (int16 or float), a batch [B, L] of float32 on ``device`` at a
+    time; its outputs concatenated on the CPU (e.g. a codec's tokens of a whole split)."""
+    out = []
+    for i in tqdm(range(0, len(waves), batch_size), desc=desc, disable=not progress, leave=False):
+        out.append(fn(torch.from_numpy(to_float(np.asarray(waves[i:i + batch_size]))).to(device)).cpu())
+    return torch.cat(out)
+
+
 def triplet_mixtures(triplets: np.ndarray) -> np.ndarray:
     """[N, 2, L] int16 (target, other) -> [N, L] float32 mixtures (their sum)."""
     return triplets.astype(np.float32).sum(axis=1) / 32768.0

@@ -168,7 +168,7 @@ class Separator:
 
     @torch.no_grad()
     def decode(self, s_hat: torch.Tensor, generator: torch.Generator | None = None) -> np.ndarray:
-        """The acoustic decoder H3: Ŝ [W, P, C_s] -> acoustic LM tokens -> codec -> [W, clip_samples]."""
+        """The acoustic decoder H3: Ŝ [W, P, C_s] -> codec tokens (the LM, or the non-autoregressive decoder) -> codec -> [W, clip_samples]."""
         frames = -(-self.clip_samples // self.codec.cfg.hop)
         tokens, _ = self.acoustic_lm.generate(s_hat, frames, temperature=self.sampling["temperature"],
                                               top_k=self.sampling["top_k"], generator=generator,

@@ -19,6 +19,7 @@ import torch
 
 from hsm_lib.checkpoint import CONFIG, CheckpointError, load_weights, read_config
 from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
+from hsm_lib.models.acoustic_nar import AcousticNAR, AcousticNARConfig
 from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
 from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
 from hsm_lib.models.codec import Codec, CodecConfig
@@ -37,6 +38,7 @@ KINDS: dict[str, tuple[type[torch.nn.Module], type]] = {
     "codec": (Codec, CodecConfig),                  # the waveform codec (strided convolutions)
     "stft_codec": (STFTCodec, STFTCodecConfig),     # the STFT-domain gain-shape codec (TF-Codec-like)
     "acoustic_lm": (AcousticLM, AcousticLMConfig),
+    "acoustic_nar": (AcousticNAR, AcousticNARConfig),   # the cpu profile's non-autoregressive acoustic decoder
     "h1": (SeparationTransformer, NARConfig),       # the global stage, H1
     "h2": (SeparationTransformer, NARConfig),       # the local stage, H2
     "single": (SeparationTransformer, NARConfig),   # Ours_single: H2 without the global stage

@@ -28,7 +28,7 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_normalised(path):
     """Running scripts/format_notebooks.py would change no byte (no outputs, stable ids, our kernel)."""
-    assert _formatter().formatted(path) == path.read_text(), f"run: python scripts/format_notebooks.py {path.name}"
+    assert _formatter().formatted(path) == path.read_text(), f"run: python scripts/format_notebooks.py notebooks/{path.name}"
     assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "hsm-tss"
 
 

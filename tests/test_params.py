@@ -101,6 +101,12 @@ def test_model_sections_have_the_same_keys_in_every_profile():
         # the codec's ablation variants are a named list each profile picks for itself
         keys = [{k for k in _keys(profile_section(section, p, params)) if not k.startswith("ablation.variants.")}
                 for p in PROFILES]
+        if section == "acoustic_lm":   # model and train hold the chosen decoder's own settings (lm or nar)
+            by_decoder = {}
+            for p, k in zip(PROFILES, keys):
+                by_decoder.setdefault(profile_section(section, p, params)["decoder"], []).append(k)
+            assert all(ks[0] == k for ks in by_decoder.values() for k in ks), section
+            keys = [{k for k in ks if not k.startswith(("model.", "train."))} for ks in keys]
         assert keys[0] == keys[1] == keys[2], section
 
 
@@ -147,6 +153,7 @@ def test_paper_profile_holds_the_papers_acoustic_decoder_sizes():
     paper_train = CodecTrainConfig.from_params(profile_section("codec", "paper")["train"])
     assert (paper_train.complex_weight, paper_train.mel_weight, paper_train.mel_floor_db) == (0.5, 0.25, None)
     assert profile_section("codec", "paper")["train"]["segment_seconds"] == 3.0  # Sec. IV-A3: 3 s crops
+    assert profile_section("acoustic_lm", "paper")["decoder"] == "lm"  # Sec. III-E1: an autoregressive LM
     lm = AcousticLMConfig(**profile_section("acoustic_lm", "paper")["model"])
     assert (lm.layers, lm.heads, lm.dim) == (12, 8, 1024)              # Sec. IV-C
     for p in PROFILES:  # every profile keeps the bitrate, so Table VIII compares like with like

@@ -2,7 +2,8 @@
 be, at best, once it goes through the acoustic decoder?
 
 * codec resynthesis: the target through encode -> decode (the best any generative output can be);
-* target S -> acoustic LM -> codec decoder (the best H3 can do from perfect local features).
+* target S -> acoustic decoder (H3: the LM, or the cpu profile's non-autoregressive stand-in) -> codec
+  decoder (the best H3 can do from perfect local features).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ BASELINE = "ResUNet-FiLM (AudioSep architecture, same data)"
 # the caption steers the mask, this control scores below the baseline.
 CAPTION_SWAP = "ResUNet-FiLM, another triplet's caption (control)"
 SYSTEMS = (MIXTURE, *CALIBRATION, BASELINE, CAPTION_SWAP, "Ours_single (extraction)", "Ours (extraction)", "Ours_single (removal)", "Ours (removal)")
-CEILINGS = ("codec resynthesis of the target", "target S -> acoustic LM -> codec", "oracle G_tgt -> H2 -> acoustic decoder",
+CEILINGS = ("codec resynthesis of the target", "target S -> acoustic decoder -> codec", "oracle G_tgt -> H2 -> acoustic decoder",
             "ideal ratio mask (mixture phase)")
 METRICS = ("kl", "lsd", "psnr", "si_sdri", "afsim", "clap")
 

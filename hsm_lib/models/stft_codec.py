@@ -363,6 +363,14 @@ class STFTCodec(nn.Module):
         return torch.cat([self.quantizer.codes(latent), gain_codes.unsqueeze(-1)], -1)
 
     @torch.no_grad()
+    def frame_values(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveform [B, T] -> what each frame's tokens stand for, before quantizing the shape:
+        [B, ceil(T / hop), latent_dim + 1], the shape latent then the coded gain in dB. The
+        non-autoregressive acoustic decoder regresses these; their nearest codes are :meth:`encode`'s."""
+        latent, _, gain, _ = self._analyse(wave)
+        return torch.cat([latent.transpose(1, 2), gain.unsqueeze(-1)], -1)
+
+    @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [B, T_a, G] -> waveform [B, T_a * hop]."""
         check_tokens(tokens, self.cfg)

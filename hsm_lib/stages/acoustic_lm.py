@@ -1,8 +1,11 @@
-"""Stage ``acoustic_lm``: the autoregressive acoustic LM from S to codec tokens, and the
-ceilings of the generative path (paper Sec. III-E1, Eq. 9-10).
+"""Stage ``acoustic_lm``: the acoustic decoder from S to codec tokens, and the ceilings of the
+generative path (paper Sec. III-E1, Eq. 9-10).
 
-Trains on the clean training clips (S from the frozen AudioMAE, tokens from the frozen codec),
-saves to data/<profile>/models/acoustic_lm and writes ``ceilings_acoustic``.
+``decoder: lm`` is the paper's autoregressive acoustic LM, trained teacher-forced with
+cross-entropy on codec tokens; ``decoder: nar`` the non-autoregressive regression decoder that the
+cpu profile uses instead (:mod:`hsm_lib.models.acoustic_nar`; params.yaml gives the measurement).
+Either trains on the clean training clips (S from the frozen AudioMAE, targets from the frozen
+codec), is saved to data/<profile>/models/acoustic_lm, and ``ceilings_acoustic`` is written.
 """
 
 from __future__ import annotations
@@ -19,21 +22,26 @@ from matplotlib.figure import Figure
 from hsm_lib import paths
 from hsm_lib.audio import FBANK_SHIFT_MS
 from hsm_lib.checkpoint import save_checkpoint
-from hsm_lib.config import profile_section
+from hsm_lib.config import ConfigError, profile_section
 from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval.calibration import calibration_for
 from hsm_lib.eval.ceilings import ceilings, write_ceilings
 from hsm_lib.eval.tagger import default_tagger
 from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
 from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
+from hsm_lib.models.acoustic_nar import AcousticNAR, AcousticNARConfig
 from hsm_lib.registry import load_model
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
 from hsm_lib.stages.listening import spectrogram_grid
 from hsm_lib.train.acoustic_lm import (LMTrainConfig, encode_tokens, fit_acoustic_lm, mismatched_ce, teacher_forced_ce,
                                       unigram_entropy)
+from hsm_lib.train.acoustic_nar import fit_acoustic_nar, frame_values, mismatched_error, regression_error
+from hsm_lib.train.loop import TrainConfig
 from hsm_lib.train.common import resolve_device
 
-RESYNTHESIS, THROUGH_LM = "codec resynthesis (encode -> decode)", "target S -> acoustic LM -> codec"
+RESYNTHESIS = "codec resynthesis (encode -> decode)"
+THROUGH = {"lm": "target S -> acoustic LM -> codec", "nar": "target S -> NAR acoustic decoder -> codec"}
+DECODERS = tuple(THROUGH)
 LISTENING_CLIPS = 3  # the mixed test set's first targets, in the listening figure and the notebook's players
 Waves = Callable[[np.ndarray], np.ndarray]  # [N, L] -> [N, L]
 
@@ -42,14 +50,12 @@ Waves = Callable[[np.ndarray], np.ndarray]  # [N, L] -> [N, L]
 class AcousticLMResult:
     """What the acoustic LM notebook shows."""
 
-    lm: AcousticLM
+    lm: AcousticLM | AcousticNAR
     history: dict[str, list[float]]
-    teacher_forced_ce: float           # nats per token on the test targets' tokens
-    mismatched_ce: float               # the same tokens, each under another clip's S
-    unigram_entropy: float             # nats per token of a code-frequency model
+    uses_s: str                        # how well it fits the test targets with their own S and with another clip's
     ceilings: str                      # ceilings_acoustic, Markdown
     loss_figure: Figure
-    listening: dict[str, np.ndarray]   # "target" / "codec resynthesis" / "S -> LM -> codec" -> [3, L] waves
+    listening: dict[str, np.ndarray]   # "target" / "codec resynthesis" / "S -> decoder -> codec" -> [3, L] waves
     listening_names: list[str]         # the clips' names
     listening_figure: Figure           # their log-mels (reports/figures/acoustic_listening.png)
 
@@ -66,33 +72,65 @@ class _Frozen:
 
 
 def run(profile: str, params: dict | None = None, progress: bool = True) -> AcousticLMResult:
-    """Train the acoustic LM, save it, and write its loss figure and the acoustic ceilings."""
+    """Train the acoustic decoder (``decoder``: lm or nar), save it, and write its loss figure and the ceilings."""
     P = params if params is not None else profile_section("acoustic_lm", profile)
+    if P["decoder"] not in DECODERS:
+        raise ConfigError(f"acoustic_lm.decoder must be one of {', '.join(DECODERS)}, got {P['decoder']!r}")
     corpus, models_dir = paths.corpus_dir(profile), paths.profile_dir(profile) / "models"
-    train_cfg = LMTrainConfig.from_params(P["train"])
-    device = resolve_device(train_cfg.device)  # the frozen AudioMAE and codec run where the LM trains
+    train_cfg = (LMTrainConfig if P["decoder"] == "lm" else TrainConfig).from_params(P["train"])
+    device = resolve_device(train_cfg.device)  # the frozen AudioMAE and codec run where the decoder trains
     mae = load_model(models_dir / "audiomae", device)
     codec = load_model(models_dir / "codec", device)
-    clip_samples = corpus_waves(corpus, "train", "clips").shape[1]
-    frames = -(-clip_samples // codec.cfg.hop)
-    code_vectors = codec.code_vectors()
-    lm_cfg = AcousticLMConfig(cond_dim=mae.cfg.dim, groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
-                              max_frames=frames, max_cond=mae.cfg.n_patches, cond_cols=mae.cfg.grid[1],
-                              frames_per_cond_row=cond_row_frames(mae, codec), code_dim=code_vectors.shape[-1],
-                              **P["model"])
-    torch.manual_seed(train_cfg.seed)
-    lm = AcousticLM(lm_cfg)
-    if lm_cfg.head == "codebook":
-        lm.set_code_vectors(code_vectors.cpu())
-    print(f"acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters; {frames} frames x {lm_cfg.groups} groups per clip")
     frozen = _Frozen(mae, codec, *fbank_stats(corpus), device)
-    S, tokens = training_pairs(frozen, corpus, P, progress)
-    history = fit_acoustic_lm(lm, S, tokens, train_cfg, progress=progress,
-                              state_dir=paths.resumable_state_dir(profile, "acoustic_lm", "lm"))
-    save_checkpoint(models_dir / "acoustic_lm", lm, "acoustic_lm", lm_cfg.to_dict(),
-                    {"train": dataclasses.asdict(train_cfg), "history": history})
-    fig = saved(loss_figure(history, "cross-entropy per token", "acoustic LM (mean of {k} steps)"), "acoustic_lm_loss")
-    return acoustic_ceilings(lm, frozen, tokens, corpus, P, train_cfg, profile, history, fig)
+    waves = corpus_waves(corpus, "train", "clips")[: P["train_clips"]]   # null: all
+    S = AudioMAEFeatures(mae, waves, mae.cfg.n_frames, frozen.mean, frozen.std, cache=P["cache_features"], progress=progress)
+    frames = -(-waves.shape[1] // codec.cfg.hop)
+    torch.manual_seed(train_cfg.seed)
+    state_dir = paths.resumable_state_dir(profile, "acoustic_lm", P["decoder"])
+    if P["decoder"] == "lm":
+        model, cfg = new_lm(mae, codec, frames, P["model"])
+        # encoding tokens is the costly part on a CPU
+        train_targets = encode_tokens(codec, waves, progress=progress)
+        history = fit_acoustic_lm(model, S, train_targets, train_cfg, progress=progress, state_dir=state_dir)
+        ylabel = "cross-entropy per token"
+    else:
+        model, cfg = new_nar(mae, codec, frames, P["model"])
+        train_targets = frame_values(codec, waves, progress=progress)
+        history = fit_acoustic_nar(model, S, train_targets, train_cfg, progress=progress, state_dir=state_dir)
+        ylabel = "standardised MSE"
+    print(f"acoustic decoder ({P['decoder']}): {n_parameters(model) / 1e6:.2f} M parameters; trained on {len(S)} clips, "
+          f"{frames} frames x {codec.cfg.groups} groups each")
+    save_checkpoint(models_dir / "acoustic_lm", model, "acoustic_lm" if P["decoder"] == "lm" else "acoustic_nar",
+                    cfg.to_dict(), {"train": dataclasses.asdict(train_cfg), "history": history})
+    fig = saved(loss_figure(history, ylabel, f"acoustic decoder, {P['decoder']} (mean of {{k}} steps)"), "acoustic_lm_loss")
+    return acoustic_ceilings(model, frozen, train_targets, corpus, P, train_cfg, profile, history, fig)
+
+
+def new_lm(mae: torch.nn.Module, codec: torch.nn.Module, frames: int, model_params: dict) -> tuple[AcousticLM, AcousticLMConfig]:
+    """A fresh acoustic LM sized to the frozen AudioMAE and codec."""
+    code_vectors = codec.code_vectors()
+    cfg = AcousticLMConfig(cond_dim=mae.cfg.dim, groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
+                           max_frames=frames, max_cond=mae.cfg.n_patches, cond_cols=mae.cfg.grid[1],
+                           frames_per_cond_row=cond_row_frames(mae, codec), code_dim=code_vectors.shape[-1], **model_params)
+    lm = AcousticLM(cfg)
+    if cfg.head == "codebook":
+        lm.set_code_vectors(code_vectors.cpu())
+    return lm, cfg
+
+
+def new_nar(mae: torch.nn.Module, codec: torch.nn.Module, frames: int, model_params: dict) -> tuple[AcousticNAR, AcousticNARConfig]:
+    """A fresh non-autoregressive decoder sized to the frozen AudioMAE and codec (which must be the STFT codec)."""
+    per_row = cond_row_frames(mae, codec)
+    rows, cols = mae.cfg.grid
+    if per_row != int(per_row) or rows * per_row != frames:
+        raise ConfigError(f"S's {rows} rows of {per_row} codec frames do not tile a clip's {frames} frames")
+    code_vectors = codec.code_vectors()
+    cfg = AcousticNARConfig(cond_dim=mae.cfg.dim, rows=rows, cols=cols, frames_per_row=int(per_row),
+                            groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,
+                            code_dim=code_vectors.shape[-1], **model_params)
+    model = AcousticNAR(cfg)
+    model.set_code_vectors(code_vectors.cpu())
+    return model, cfg
 
 
 def cond_row_frames(mae: torch.nn.Module, codec: torch.nn.Module) -> float:
@@ -101,49 +139,61 @@ def cond_row_frames(mae: torch.nn.Module, codec: torch.nn.Module) -> float:
     return mae.cfg.patch * FBANK_SHIFT_MS / 1000 / (codec.cfg.hop / codec.cfg.sample_rate)
 
 
-def training_pairs(frozen: _Frozen, corpus: Path, P: dict[str, Any], progress: bool) -> tuple[AudioMAEFeatures, torch.Tensor]:
-    """S [N, P, C_s] and codec tokens [N, frames, groups] of the clean training clips
-    (the first ``P["train_clips"]``; null: all; encoding tokens is the costly part on a CPU)."""
-    waves = corpus_waves(corpus, "train", "clips")[: P["train_clips"]]
-    S = AudioMAEFeatures(frozen.mae, waves, frozen.mae.cfg.n_frames, frozen.mean, frozen.std,
-                         cache=P["cache_features"], progress=progress)
-    tokens = encode_tokens(frozen.codec, waves, progress=progress)
-    print(f"S {len(S)} clips; tokens {tuple(tokens.shape)}")
-    return S, tokens
-
-
-def acoustic_ceilings(lm: AcousticLM, frozen: _Frozen, tokens: torch.Tensor, corpus: Path, P: dict[str, Any],
-                      train_cfg: LMTrainConfig, profile: str, history: dict[str, list[float]], fig: Figure) -> AcousticLMResult:
-    """Score codec resynthesis and target S -> LM -> codec on the mixed test set's targets; write
-    ``ceilings_acoustic`` (with the LM's teacher-forced cross-entropy beside a code-frequency model)."""
+def acoustic_ceilings(model: AcousticLM | AcousticNAR, frozen: _Frozen, train_targets: torch.Tensor, corpus: Path,
+                      P: dict[str, Any], train_cfg: TrainConfig, profile: str, history: dict[str, list[float]],
+                      fig: Figure) -> AcousticLMResult:
+    """Score codec resynthesis and target S -> decoder -> codec on the mixed test set's targets; write
+    ``ceilings_acoustic`` (with how well the decoder fits those targets given their own S and another clip's)."""
     mae, codec = frozen.mae, frozen.codec
     mixed = TripletSet(corpus / "testsets", "mixed")
     n = min(P["eval_clips"], len(mixed))
     items = [mixed[i] for i in range(n)]
     targets = np.stack([it["target"] for it in items])
     target_S = AudioMAEFeatures(mae, targets, mae.cfg.n_frames, frozen.mean, frozen.std, cache=True)
-    target_tokens = encode_tokens(codec, targets)
-    test_ce = teacher_forced_ce(lm, target_S, target_tokens)
-    other_ce = mismatched_ce(lm, target_S, target_tokens)
-    unigram = unigram_entropy(tokens, codec.cfg.codebook_size)
-    uniform = np.log(codec.cfg.codebook_size)
-    print(f"teacher-forced cross-entropy on the {n} targets: {test_ce:.3f} nats/token with their own S, "
-          f"{other_ce:.3f} with another clip's S (code-frequency model: {unigram:.3f}; uniform: {uniform:.3f})")
+    fit, fit_notes = (lm_fit(model, codec, target_S, targets, train_targets) if P["decoder"] == "lm"
+                      else nar_fit(model, codec, target_S, targets))
+    print(fit_notes[0])
     gen = torch.Generator().manual_seed(train_cfg.seed)
+    through = THROUGH[P["decoder"]]
     outputs = {RESYNTHESIS: resynthesis(codec, frozen.device)(targets),
-               THROUGH_LM: through_lm(lm, codec, target_S, P["sampling"], gen, frozen.device)(targets)}
+               through: through_lm(model, codec, target_S, P["sampling"], gen, frozen.device)(targets)}
     outputs.update(calibration_for(items))  # the same clips
     scores = ceilings(targets, {name: (lambda _, out=out: out) for name, out in outputs.items()}, P["visqol_clips"],
                       tagger=default_tagger())
     listen = {"target": targets[:LISTENING_CLIPS], "codec resynthesis": outputs[RESYNTHESIS][:LISTENING_CLIPS],
-              "S -> LM -> codec": outputs[THROUGH_LM][:LISTENING_CLIPS]}
+              "S -> decoder -> codec": outputs[through][:LISTENING_CLIPS]}
     clip_names = [f"mixed target {i}" for i in range(len(listen["target"]))]
     listening_fig = saved(spectrogram_grid(listen, clip_names), "acoustic_listening")
-    write_ceilings(scores, profile, n, P["visqol_clips"], notes=ceiling_notes(lm, train_cfg, len(tokens), P["sampling"], test_ce, other_ce, unigram, uniform),
-                   data={"teacher_forced_ce": test_ce, "mismatched_s_ce": other_ce, "unigram_entropy": unigram,
-                         "lm_parameters": n_parameters(lm)})
+    notes = [decoder_note(model, P["decoder"], train_cfg, len(train_targets), P["sampling"]), *fit_notes,
+             "Calibration rows (the target through Opus 6 kbps, low-passed at 4 kHz, the interferer, the mixture) are "
+             "built from the same clips."]
+    write_ceilings(scores, profile, n, P["visqol_clips"], notes=notes,
+                   data={**fit, "decoder": P["decoder"], "decoder_parameters": n_parameters(model)})
     table = (paths.reports_dir() / "ceilings_acoustic.md").read_text()
-    return AcousticLMResult(lm, history, test_ce, other_ce, unigram, table, fig, listen, clip_names, listening_fig)
+    return AcousticLMResult(model, history, fit_notes[0], table, fig, listen, clip_names, listening_fig)
+
+
+def lm_fit(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeatures, targets: np.ndarray,
+           train_tokens: torch.Tensor) -> tuple[dict[str, float], list[str]]:
+    """The LM's teacher-forced cross-entropy on the targets' tokens, with their own S and another clip's."""
+    target_tokens = encode_tokens(codec, targets)
+    test_ce, other_ce = teacher_forced_ce(lm, target_S, target_tokens), mismatched_ce(lm, target_S, target_tokens)
+    unigram, uniform = unigram_entropy(train_tokens, codec.cfg.codebook_size), float(np.log(codec.cfg.codebook_size))
+    line = (f"Teacher-forced cross-entropy on these targets' codec tokens: {test_ce:.3f} nats per token with their own S, "
+            f"{other_ce:.3f} with another clip's S (the gap, {other_ce - test_ce:.3f}, is how much the LM uses S); "
+            f"a model that knows only each group's code frequencies scores {unigram:.3f}, uniform {uniform:.3f}.")
+    return {"teacher_forced_ce": test_ce, "mismatched_s_ce": other_ce, "unigram_entropy": unigram}, [line]
+
+
+def nar_fit(model: AcousticNAR, codec: torch.nn.Module, target_S: AudioMAEFeatures,
+            targets: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    """The decoder's standardised MSE on the targets' frame values, with their own S and another clip's."""
+    values = frame_values(codec, targets)
+    own, other = regression_error(model, target_S, values), mismatched_error(model, target_S, values)
+    line = (f"Standardised MSE on these targets' codec frame values (shape latent and gain): {own:.3f} with their own S, "
+            f"{other:.3f} with another clip's S (the gap, {other - own:.3f}, is how much the decoder uses S); "
+            f"predicting the training mean scores about 1.")
+    return {"standardised_mse": own, "mismatched_s_mse": other}, [line]
 
 
 def resynthesis(codec: torch.nn.Module, device: torch.device) -> Waves:
@@ -154,12 +204,12 @@ def resynthesis(codec: torch.nn.Module, device: torch.device) -> Waves:
     return run_codec
 
 
-def through_lm(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeatures, sampling: dict[str, Any],
+def through_lm(lm: AcousticLM | AcousticNAR, codec: torch.nn.Module, target_S: AudioMAEFeatures, sampling: dict[str, Any],
                gen: torch.Generator, device: torch.device, batch_size: int = 8) -> Waves:
-    """Waves [N, L] -> their S (``target_S``) -> LM-sampled tokens -> codec decode [N, L]."""
-    frames = lm.cfg.max_frames
+    """Waves [N, L] -> their S (``target_S``) -> the decoder's tokens -> codec decode [N, L]."""
 
     def generate(w: np.ndarray) -> np.ndarray:
+        frames = -(-w.shape[1] // codec.cfg.hop)   # the clip's codec frames
         outs = []
         for i in range(0, len(w), batch_size):
             idx = torch.arange(i, min(i + batch_size, len(w)))
@@ -171,15 +221,13 @@ def through_lm(lm: AcousticLM, codec: torch.nn.Module, target_S: AudioMAEFeature
     return generate
 
 
-def ceiling_notes(lm: AcousticLM, train_cfg: LMTrainConfig, n_train: int, sampling: dict[str, Any],
-                  test_ce: float, other_ce: float, unigram: float, uniform: float) -> list[str]:
-    """The notes under the ceilings table: the LM's size and training, and its cross-entropy."""
-    cfg = lm.cfg
-    return [f"Acoustic LM: {n_parameters(lm) / 1e6:.2f} M parameters, {cfg.layers} layers x {cfg.heads} heads x {cfg.dim}, "
-            f"trained {train_cfg.steps} steps of batch {train_cfg.batch_size} on {n_train} clean training clips; "
-            f"sampling temperature {sampling['temperature']}, top-k {sampling['top_k']}.",
-            f"Teacher-forced cross-entropy on these targets' codec tokens: {test_ce:.3f} nats per token with their own S, "
-            f"{other_ce:.3f} with another clip's S (the gap, {other_ce - test_ce:.3f}, is how much the LM uses S); "
-            f"a model that knows only each group's code frequencies scores {unigram:.3f}, uniform {uniform:.3f}.",
-            "Calibration rows (the target through Opus 6 kbps, low-passed at 4 kHz, the interferer, the mixture) are "
-            "built from the same clips."]
+def decoder_note(model: AcousticLM | AcousticNAR, decoder: str, train_cfg: TrainConfig, n_train: int,
+                 sampling: dict[str, Any]) -> str:
+    """The decoder's size and training, for the notes under the ceilings table."""
+    cfg = model.cfg
+    size = (f"{n_parameters(model) / 1e6:.2f} M parameters, {cfg.layers} layers x {cfg.heads} heads x {cfg.dim}, "
+            f"trained {train_cfg.steps} steps of batch {train_cfg.batch_size} on {n_train} clean training clips")
+    if decoder == "lm":
+        return f"Acoustic LM (autoregressive): {size}; sampling temperature {sampling['temperature']}, top-k {sampling['top_k']}."
+    return (f"Acoustic decoder: non-autoregressive (the cpu profile's stand-in for the paper's autoregressive LM), {size}; "
+            f"regression to the codec's frame values, tokens the nearest codes.")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from hsm_lib.models.acoustic_lm import AcousticLM
 from hsm_lib.train.loop import Trainer, TrainConfig
@@ -25,14 +24,10 @@ class LMTrainConfig(TrainConfig):
 @torch.no_grad()
 def encode_tokens(codec, waves: np.ndarray, batch_size: int = 16, progress: bool = False) -> torch.Tensor:
     """Codec tokens [N, T_a, G] (int16 storage) of stored clips [N, L] (int16 or float)."""
-    from hsm_lib.features import to_float
+    from hsm_lib.features import map_clips
 
-    device = next(codec.parameters()).device
-    out = []
-    for i in tqdm(range(0, len(waves), batch_size), desc="codec tokens", disable=not progress, leave=False):
-        x = torch.from_numpy(to_float(np.asarray(waves[i:i + batch_size]))).to(device)
-        out.append(codec.encode(x).to(torch.int16).cpu())
-    return torch.cat(out)
+    return map_clips(lambda x: codec.encode(x).to(torch.int16), waves, next(codec.parameters()).device,
+                     batch_size, "codec tokens", progress)
 
 
 def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConfig, progress: bool = True,
