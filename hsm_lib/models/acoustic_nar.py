@@ -52,6 +52,7 @@ class AcousticNARConfig(ModelConfig):
 
     @property
     def frames(self) -> int:
+        """Codec frames S spans: at least a clip's (S's fbank is padded to whole patches)."""
         return self.rows * self.frames_per_row
 
 

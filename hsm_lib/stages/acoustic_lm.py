@@ -122,8 +122,8 @@ def new_nar(mae: torch.nn.Module, codec: torch.nn.Module, frames: int, model_par
     """A fresh non-autoregressive decoder sized to the frozen AudioMAE and codec (which must be the STFT codec)."""
     per_row = cond_row_frames(mae, codec)
     rows, cols = mae.cfg.grid
-    if per_row != int(per_row) or rows * per_row != frames:
-        raise ConfigError(f"S's {rows} rows of {per_row} codec frames do not tile a clip's {frames} frames")
+    if per_row != int(per_row) or rows * per_row < frames:   # S may overhang the clip (padded to whole patches)
+        raise ConfigError(f"S's {rows} rows of {per_row} codec frames do not cover a clip's {frames} frames")
     code_vectors = codec.code_vectors()
     cfg = AcousticNARConfig(cond_dim=mae.cfg.dim, rows=rows, cols=cols, frames_per_row=int(per_row),
                             groups=codec.cfg.groups, codebook_size=codec.cfg.codebook_size,

@@ -36,9 +36,9 @@ def fit_acoustic_nar(model: AcousticNAR, cond, targets: torch.Tensor, cfg: Train
     """
     if len(cond) != len(targets):
         raise ValueError(f"{len(cond)} conditions but {len(targets)} target sequences")
-    if targets.shape[1:] != (model.cfg.frames, model.cfg.out_dim):
+    if targets.shape[1] > model.cfg.frames or targets.shape[2] != model.cfg.out_dim:
         raise ValueError(f"targets are {list(targets.shape[1:])} per clip, the decoder makes "
-                         f"[{model.cfg.frames}, {model.cfg.out_dim}]")
+                         f"[at most {model.cfg.frames}, {model.cfg.out_dim}]")
     model.set_target_stats(targets)
     run = Trainer(cfg, [model], n_examples=len(targets), state_dir=state_dir, desc="acoustic decoder (NAR)",
                   progress=progress)
@@ -51,9 +51,11 @@ def fit_acoustic_nar(model: AcousticNAR, cond, targets: torch.Tensor, cfg: Train
 
 
 def standardised_mse(model: AcousticNAR, cond: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """MSE between the model's output for ``cond`` [B, P, C_s] and ``targets`` [B, T_a, out_dim], standardised."""
+    """MSE between the model's output for ``cond`` [B, P, C_s] and ``targets`` [B, T_a, out_dim], standardised.
+    S may span a little more than the clip (its fbank is padded to whole patches): the frames past
+    the clip's T_a are not scored."""
     wanted = (targets.float() - model.target_mean) / model.target_std
-    return F.mse_loss(model(cond), wanted)
+    return F.mse_loss(model(cond)[:, : targets.shape[1]], wanted)
 
 
 @torch.no_grad()
