@@ -106,11 +106,11 @@ def test_checkpoint_round_trip_keeps_statistics_and_codes(tmp_path):
 
 def test_the_stage_decodes_through_either_decoder():
     """The ceilings' "target S -> decoder -> codec" path takes the non-autoregressive decoder as it takes the LM."""
-    from hsm_lib.stages.acoustic_lm import through_lm
+    from hsm_lib.stages.acoustic_lm import through_decoder
 
     codec = tiny_codec()
     model = tiny_nar(codec).eval()
     waves = torch.randn(3, 8 * codec.cfg.hop).numpy() * 0.1
-    out = through_lm(model, codec, torch.randn(3, 8, 6), {"temperature": 0, "top_k": 0}, torch.Generator(),
+    out = through_decoder(model, codec, torch.randn(3, 8, 6), {"temperature": 0, "top_k": 0}, torch.Generator(),
                      torch.device("cpu"), batch_size=2)(waves)
     assert out.shape == waves.shape

@@ -156,7 +156,7 @@ def acoustic_ceilings(model: AcousticLM | AcousticNAR, frozen: _Frozen, train_ta
     gen = torch.Generator().manual_seed(train_cfg.seed)
     through = THROUGH[P["decoder"]]
     outputs = {RESYNTHESIS: resynthesis(codec, frozen.device)(targets),
-               through: through_lm(model, codec, target_S, P["sampling"], gen, frozen.device)(targets)}
+               through: through_decoder(model, codec, target_S, P["sampling"], gen, frozen.device)(targets)}
     outputs.update(calibration_for(items))  # the same clips
     scores = ceilings(targets, {name: (lambda _, out=out: out) for name, out in outputs.items()}, P["visqol_clips"],
                       tagger=default_tagger())
@@ -204,7 +204,7 @@ def resynthesis(codec: torch.nn.Module, device: torch.device) -> Waves:
     return run_codec
 
 
-def through_lm(lm: AcousticLM | AcousticNAR, codec: torch.nn.Module, target_S: AudioMAEFeatures, sampling: dict[str, Any],
+def through_decoder(lm: AcousticLM | AcousticNAR, codec: torch.nn.Module, target_S: AudioMAEFeatures, sampling: dict[str, Any],
                gen: torch.Generator, device: torch.device, batch_size: int = 8) -> Waves:
     """Waves [N, L] -> their S (``target_S``) -> the decoder's tokens -> codec decode [N, L]."""
 

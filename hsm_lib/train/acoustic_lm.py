@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from hsm_lib.models.acoustic_lm import AcousticLM
+from hsm_lib.train.common import mean_over_clips
 from hsm_lib.train.loop import Trainer, TrainConfig
 
 
@@ -60,16 +61,8 @@ def teacher_forced_ce(lm: AcousticLM, cond, tokens: torch.Tensor, batch_size: in
     """Mean cross-entropy per token (nats, Eq. 10) of ``tokens`` [N, T_a, G] given ``cond`` [N, P, C_s]."""
     if len(cond) != len(tokens):
         raise ValueError(f"{len(cond)} conditions but {len(tokens)} token sequences")
-    device = next(lm.parameters()).device
-    was_training = lm.training
-    lm.eval()
-    total, count = 0.0, 0
-    for i in range(0, len(tokens), batch_size):
-        idx = torch.arange(i, min(i + batch_size, len(tokens)))
-        total += lm.loss(cond[idx].to(device, torch.float32), tokens[idx].to(device, torch.long)).item() * len(idx)
-        count += len(idx)
-    lm.train(was_training)
-    return total / count
+    return mean_over_clips(lm, len(tokens), lambda idx, dev: lm.loss(cond[idx].to(dev, torch.float32),
+                                                                     tokens[idx].to(dev, torch.long)), batch_size)
 
 
 class RolledConditions:

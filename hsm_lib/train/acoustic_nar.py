@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from hsm_lib.models.acoustic_nar import AcousticNAR
 from hsm_lib.train.acoustic_lm import RolledConditions
+from hsm_lib.train.common import mean_over_clips
 from hsm_lib.train.loop import Trainer, TrainConfig
 
 
@@ -63,15 +64,8 @@ def regression_error(model: AcousticNAR, cond, targets: torch.Tensor, batch_size
     """Mean standardised MSE over clips (a model that predicts the training mean scores about 1)."""
     if len(cond) != len(targets):
         raise ValueError(f"{len(cond)} conditions but {len(targets)} target sequences")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for i in range(0, len(targets), batch_size):
-        idx = torch.arange(i, min(i + batch_size, len(targets)))
-        total += standardised_mse(model, cond[idx].to(device, torch.float32), targets[idx].to(device)).item() * len(idx)
-    model.train(was_training)
-    return total / len(targets)
+    return mean_over_clips(model, len(targets), lambda idx, dev: standardised_mse(
+        model, cond[idx].to(dev, torch.float32), targets[idx].to(dev)), batch_size)
 
 
 def mismatched_error(model: AcousticNAR, cond, targets: torch.Tensor, batch_size: int = 16) -> float:

@@ -41,3 +41,19 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise RuntimeError("device 'cuda' was asked for but torch sees no GPU")
         torch.set_float32_matmul_precision("high")
     return torch.device(name)
+
+
+@torch.no_grad()
+def mean_over_clips(model: torch.nn.Module, n: int, loss_of, batch_size: int = 16) -> float:
+    """The clip-weighted mean of ``loss_of(idx, device)`` (a scalar tensor: the mean over the clips
+    ``idx``, a [B] index tensor) over ``n`` clips taken ``batch_size`` at a time, with ``model`` in
+    eval mode (its mode is restored after): an evaluation loss of a whole set."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for i in range(0, n, batch_size):
+        idx = torch.arange(i, min(i + batch_size, n))
+        total += loss_of(idx, device).item() * len(idx)
+    model.train(was_training)
+    return total / n
