@@ -32,6 +32,11 @@ def corpus_dir(profile: str) -> Path:
     return profile_dir(profile) / "corpus"
 
 
+def ood_dir(profile: str) -> Path:
+    """The out-of-domain test set (stage ``ood_data``): data/<profile>/ood/testsets/ood.*."""
+    return profile_dir(profile) / "ood"
+
+
 def executed_notebook(profile: str, name: str) -> Path:
     return profile_dir(profile) / "notebooks" / f"{name}.ipynb"
 

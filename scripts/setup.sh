@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   wesnoth-1.16-data            # game sound effects
   lmms-common                  # LMMS samples
   asterisk-core-sounds-en-wav  # real speech prompts
+  tuxpaint-stamps-default      # Tux Paint's stamp sounds: the out-of-domain test set only
   espeak-ng                    # synthetic male and female speech
   fluid-soundfont-gm           # General MIDI soundfont for MUSIC-synth (zero-shot only)
   libfluidsynth3               # renders the soundfont (pyfluidsynth)

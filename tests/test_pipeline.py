@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hsm_lib.checkpoint import CheckpointError
-from hsm_lib.pipeline import Separator, crossfade_weights, overlap_add, window_starts
+from hsm_lib.pipeline import Separator, crossfade_weights, overlap_add, splice_windows, window_starts
 
 
 def test_window_starts_cover_the_signal():
@@ -48,6 +48,29 @@ def test_bad_process_output_is_an_error():
         overlap_add(np.zeros(500, np.float32), 400, 100, lambda w: w[:, :10])
     with pytest.raises(ValueError, match="overlap"):
         overlap_add(np.zeros(500, np.float32), 400, 400, lambda w: w)
+
+
+@pytest.mark.parametrize("length, frames, overlap", [(50, 50, 10), (51, 50, 10), (173, 50, 11), (300, 40, 0), (90, 30, 15)])
+def test_splicing_windows_cut_from_one_sequence_gives_it_back(length, frames, overlap):
+    import torch
+
+    seq = torch.arange(length * 2).reshape(length, 2)
+    starts = window_starts(length, frames, frames - overlap)
+    padded = torch.cat([seq, torch.full((starts[-1] + frames - length, 2), -1)])
+    pieces = torch.stack([padded[s:s + frames] for s in starts])
+    assert torch.equal(splice_windows(pieces, starts, overlap)[:length], seq)
+
+
+def test_splice_takes_each_overlap_half_from_either_window():
+    import torch
+
+    pieces = torch.stack([torch.full((10,), k) for k in range(3)])          # window k is all k
+    out = splice_windows(pieces, [0, 6, 12], 4)
+    assert out.tolist() == [0] * 8 + [1] * 6 + [2] * 8
+    with pytest.raises(ValueError, match="starts"):
+        splice_windows(pieces, [0, 6], 4)
+    with pytest.raises(ValueError, match="overlap"):
+        splice_windows(pieces, [0, 6, 12], 10)
 
 
 def test_from_pretrained_names_what_is_missing(tmp_path):
@@ -111,6 +134,21 @@ def test_separate_keeps_rate_and_length(separator, seconds):
     wave = np.random.default_rng(0).standard_normal((int(seconds * sr), 2)).astype(np.float32) * 0.1  # stereo
     out = separator.separate(wave, sr, "remove the dog barking")
     assert out.shape == (int(seconds * sr),) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("join", ["tokens", "waveform"])
+def test_both_joins_separate_long_inputs(checkpoint, join):
+    sep = Separator.from_pretrained(checkpoint, join=join)
+    wave = np.random.default_rng(2).standard_normal(int(3.3 * CLIP)).astype(np.float32) * 0.1
+    out = sep.separate(wave, 16000, "keep the dog barking")
+    assert out.shape == wave.shape and np.isfinite(out).all()
+
+
+def test_auto_join_follows_the_decoder(separator):
+    assert separator.join == "auto" and separator.join_method == "tokens"        # an autoregressive LM
+    assert separator.overlap_samples % separator.codec.cfg.hop == 0
+    with pytest.raises(ValueError, match="join"):
+        Separator(*[None] * 12, join="crossfade")
 
 
 def test_the_instruction_reaches_the_semantic_stages(separator):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from hsm_lib.data.taxonomy import RULES_BY_TAG, TagRule
+from hsm_lib.data.taxonomy import TagRule, rule_for_tag
 
 COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times"}
 
@@ -53,7 +53,7 @@ def _adverb(event: EventText) -> str:
 
 def describe_event(event: EventText, rng: random.Random, *, gerund: bool = False) -> str:
     """One event as a clause ('a dog barks twice') or a noun phrase ('a dog barking twice')."""
-    rule: TagRule = RULES_BY_TAG[event.tag]
+    rule: TagRule = rule_for_tag(event.tag)
     noun = _with_article(rule.noun, _adjectives(event, rng))
     if event.words and rng.random() < 0.5:
         verb = "saying" if gerund else "says"

@@ -48,9 +48,10 @@ class Judges:
 
 
 def score(outputs: np.ndarray, targets: np.ndarray, mixtures: np.ndarray, target_tags: tuple[np.ndarray, np.ndarray],
-          caption_emb: np.ndarray, judges: Judges) -> dict[str, np.ndarray]:
-    """Per-clip metrics of ``outputs`` [N, L] against ``targets`` [N, L] (16 kHz)."""
-    emb, logp = judges.tagger(outputs)
+          caption_emb: np.ndarray, judges: Judges, output_tags: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per-clip metrics of ``outputs`` [N, L] against ``targets`` [N, L] (16 kHz); ``output_tags``:
+    the tagger's (embeddings, log-posteriors) of ``outputs`` where already computed."""
+    emb, logp = output_tags if output_tags is not None else judges.tagger(outputs)
     with torch.no_grad():
         audio = judges.eval_clap.audio_embedding(torch.as_tensor(emb, dtype=torch.float32)).numpy()
     return {

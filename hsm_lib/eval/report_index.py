@@ -10,6 +10,7 @@ from pathlib import Path
 # (paper item, report file(s), stage, what stands in for what)
 MAP = [
     ("Table I (test sets)", "table1_test_sets.md", "data", "offline corpus of real recordings, speech and synthesis; MUSIC-synth for MUSIC"),
+    ("out-of-domain test set (not in the paper)", "table1_ood.md", "ood_data", "Tux Paint's stamp sounds, a source no training clip comes from"),
     ("Table V (text-to-audio retrieval)", "table5_retrieval.md", "qaudio", "MiniLM for FLAN-T5; CLAP-style two-tower baseline trained here"),
     ("Table VII (linear probes)", "table7_linear_probe.md", "audiomae", "probe tasks built from this corpus (ESC-50 / SC / NSynth analogs)"),
     ("Table VIII (codec)", "table8_codec.md", "codec", "Opus at 6 kbps stands in for EnCodec/DAC (no weights offline)"),
@@ -28,6 +29,7 @@ MAP = [
     ("ceilings (codec, target S, oracle G, IRM)", "ceilings.md", "evaluate", "-"),
     ("the orderings the paper claims, each with its paired test", "orderings.md", "evaluate", "paired bootstrap over our test triplets"),
     ("the paper's own numbers", "paper_reference.md", "evaluate", "quoted, labelled as the paper's"),
+    ("long recordings: the cost of joining windows (not in the paper)", "long_recordings.md", "evaluate", "test clips repeated to long recordings"),
     ("Fig. 7 (examples)", "figures/fig7_examples.png", "evaluate", "-"),
 ]
 
@@ -50,19 +52,24 @@ def _with_ci(row: dict, column: str, digits: int) -> str:
     return f"{row[column]:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
 
 
+HEADLINE_SETS = ("mixed", "ood")   # the paper's '3 Sets' analog, and recordings of a source never trained on
+
+
 def headline(reports: Path) -> list[str]:
     """Sentences with the main numbers, each read from a report."""
     out = []
     t2 = _rows(reports, "table2_objective")
     cols = ("KL (lower)", "LSD (lower)", "PSNR (higher)", "SI-SDRi dB (higher)")
-    for system in ("Ours (extraction)", "Ours (removal)", "Ours_single (extraction)", "ResUNet-FiLM (AudioSep architecture, same data)",
-                   "mixture, unprocessed (the floor)"):
-        r = _find(t2, **{"test set": "mixed", "system": system})
-        if r:
-            n = f" ({r['n']} triplets)" if "n" in r else ""
-            out.append(f"- mixed test set{n}, {system}: KL {_with_ci(r, cols[0], 3)}, LSD {_with_ci(r, cols[1], 3)}, "
-                       f"PSNR {_with_ci(r, cols[2], 2)}, SI-SDRi {_with_ci(r, cols[3], 2)} dB")
-    out += orderings(reports)
+    for test_set in HEADLINE_SETS:
+        for system in ("Ours (extraction)", "Ours (removal)", "Ours_single (extraction)", "ResUNet-FiLM (AudioSep architecture, same data)",
+                       "mixture, unprocessed (the floor)"):
+            r = _find(t2, **{"test set": test_set, "system": system})
+            if r:
+                n = f" ({r['n']} triplets)" if "n" in r else ""
+                out.append(f"- {test_set} test set{n}, {system}: KL {_with_ci(r, cols[0], 3)}, LSD {_with_ci(r, cols[1], 3)}, "
+                           f"PSNR {_with_ci(r, cols[2], 2)}, SI-SDRi {_with_ci(r, cols[3], 2)} dB")
+    for test_set in HEADLINE_SETS:
+        out += orderings(reports, test_set)
     paper = _rows(reports, "paper_reference")
     for system in ("Ours (extraction)", "AudioSep"):
         r = _find(paper, **{"system (paper)": system})

@@ -23,7 +23,7 @@ from hsm_lib import paths
 from hsm_lib.audio import fbank
 from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
-from hsm_lib.eval import paper_tables
+from hsm_lib.eval import long_form, paper_tables
 from hsm_lib.eval.calibration import CALIBRATION
 from hsm_lib.eval.evaluate import (BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, ordering_records, ordering_rows,
                                    own_caption_rate, score, separate_set)
@@ -38,6 +38,7 @@ from hsm_lib.text.instructions import parse_instruction
 from hsm_lib.train.separation import SeparationExamples
 
 ZERO_SHOT = "music_synth"
+OOD = "ood"
 GROUND_TRUTH = "ground truth (target)"
 OBJECTIVE = ("kl", "lsd", "psnr", "si_sdri")
 KEPT = ("Ours (extraction)", "Ours (removal)")
@@ -71,19 +72,32 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Eval
     P = params if params is not None else profile_section("evaluate", profile)
     corpus = paths.corpus_dir(profile)
     systems = load_systems(paths.profile_dir(profile) / "models", corpus, P["device"])
-    sets = sorted(p.stem for p in (corpus / "testsets").glob("*.npy"))
+    test_sets = find_test_sets(corpus, paths.ood_dir(profile))
+    sets = list(test_sets)
     print("test sets:", sets)
     per_clip, examples, gen = {}, {}, torch.Generator().manual_seed(P["seed"])
-    for name in sets:
-        per_clip[name], kept = evaluate_set(TripletSet(corpus / "testsets", name), systems, P, gen, progress)
+    for name, ts in test_sets.items():
+        per_clip[name], kept = evaluate_set(ts, systems, P, gen, progress)
         examples = kept or examples
         print(f"{name}: {len(per_clip[name][BASELINE]['kl'])} triplets; "
               f"Ours (extraction) LSD {per_clip[name]['Ours (extraction)']['lsd'].mean():.2f}")
     tables = write_tables(per_clip, sets, P["ceilings_on"], profile)
+    tables["long_recordings"] = write_long_recordings(test_sets[P["long_form"]["set"]], systems, P["long_form"], profile, progress)
     fig = plot_examples(examples)
     if fig is not None:
         save_figure(fig, "fig7_examples")
     return EvaluateResult(per_clip, tables, examples, fig)
+
+
+def find_test_sets(corpus: Path, ood: Path) -> dict[str, TripletSet]:
+    """The corpus's test sets by name, then the out-of-domain set (stage ``ood_data``) when it
+    holds triplets (it is empty where its Debian package is absent; that stage's report says so)."""
+    sets = {p.stem: TripletSet(corpus / "testsets", p.stem) for p in sorted((corpus / "testsets").glob("*.npy"))}
+    if (ood / "testsets" / f"{OOD}.npy").is_file():
+        ood_set = TripletSet(ood / "testsets", OOD)
+        if len(ood_set):
+            sets[OOD] = ood_set
+    return sets
 
 
 def load_systems(models_dir: Path, corpus: Path, device: str) -> _Systems:
@@ -114,7 +128,7 @@ def evaluate_set(ts: TripletSet, systems: _Systems, P: dict[str, Any], gen: torc
     target_tags = judges.tagger(targets)
     caption_emb = judges.caption_embeddings([r["target_caption"] for r in ts.records[:n]])
     scores = {system: score(out, targets, mixtures, target_tags, caption_emb, judges) for system, out in outputs.items()}
-    scores[GROUND_TRUTH] = score(targets, targets, mixtures, target_tags, caption_emb, judges)
+    scores[GROUND_TRUTH] = score(targets, targets, mixtures, target_tags, caption_emb, judges, output_tags=target_tags)
     with torch.no_grad():
         target_audio = judges.eval_clap.audio_embedding(torch.as_tensor(target_tags[0], dtype=torch.float32)).numpy()
     scores[GROUND_TRUTH]["own_caption"] = own_caption_rate(target_audio, caption_emb, [r["target_caption"] for r in ts.records[:n]])
@@ -224,6 +238,39 @@ def write_ceilings(per_clip: PerClip, per_clip_json: dict, c: str, profile: str)
                                  "feature; the ideal ratio mask bounds mask-based separation (mixture phase).",
                                  "They explain a result; they are not one."],
                 data={"per_clip": per_clip_json[c]})
+
+
+def write_long_recordings(ts: TripletSet, systems: _Systems, L: dict[str, Any], profile: str, progress: bool) -> str:
+    """``reports/long_recordings``: the cost of joining windows, on ``L["triplets"]`` triplets of
+    ``ts`` repeated to ``L["seconds"]`` (hsm_lib/eval/long_form.py). Returns the Markdown."""
+    from tqdm.auto import tqdm
+
+    n = min(L["triplets"], len(ts))
+    items, records = [ts[i] for i in range(n)], ts.records[:n]
+    judges = systems.judges
+    caption_emb = judges.caption_embeddings([r["target_caption"] for r in records])
+    scorer = lambda out, tgt, mix: score(out, tgt, mix, judges.tagger(tgt), caption_emb, judges)
+    bar = (lambda rows: tqdm(rows, desc="long recordings", leave=False)) if progress else None
+    per_clip = long_form.join_cost(systems.sep, items, records, L["seconds"], scorer, bar)
+    metrics = ("kl", "lsd", "psnr", "clap", "lsd_at_joins")
+    rows = [[name, n, *(bootstrap_ci(d[m]) if m in d else "-" for m in metrics)] for name, d in per_clip.items()]
+    costs = long_form.cost_records(per_clip, ("kl", "lsd", "psnr", "clap"))
+    sep = systems.sep
+    write_table("long_recordings", f"Long recordings: the cost of joining windows ({profile} profile, {ts.name} set)",
+                ["system", "n", "KL (lower)", "LSD (lower)", "PSNR (higher)", "CLAP (higher)", "LSD at the joins (lower)"],
+                rows, digits=3,
+                notes=[f"The first {n} triplets of the {ts.name} set; mixture, target and interferer each repeated to "
+                       f"{L['seconds']:g} s, which the separator cuts into {sep.clip_samples / 16000:g}-s windows overlapping by "
+                       f"{sep.overlap_samples / 16000:g} s; Ours, extraction instruction. The 4-s rows are the same triplets "
+                       "unrepeated (one window, no join).",
+                       "LSD at the joins: the output against the target on the overlaps only (where windows are joined); "
+                       "the row 'output repeated' is the 4-s output repeated, the same content with no join.",
+                       f"The separator's default join here: {sep.join_method} (join='auto': tokens for the autoregressive "
+                       "LM, waveform for the non-autoregressive decoder).",
+                       *long_form.cost_lines(costs)],
+                data={"per_clip": {k: {m: v.tolist() for m, v in d.items()} for k, d in per_clip.items()},
+                      "join_costs": costs})
+    return (paths.reports_dir() / "long_recordings.md").read_text()
 
 
 def write_paper_reference() -> None:

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsm_lib.data.sources import debian
+from hsm_lib.data.sources import debian, tuxpaint
 from hsm_lib.data.sources.gcompris import DEFAULT_ROOT as GCOMPRIS_ROOT
 from hsm_lib.data.sources.soundfont import DEFAULT_SF2
 
@@ -30,6 +30,8 @@ def source_status() -> list[SourceStatus]:
         SourceStatus("asterisk", debian.ASTERISK_ROOT.is_dir(), "asterisk-core-sounds-en-wav", "real speech prompts"),
         SourceStatus("espeak", shutil.which("espeak-ng") is not None, "espeak-ng", "synthetic male/female speech"),
         SourceStatus("synth", True, "-", "procedural synthesis (always available)"),
+        SourceStatus("tuxpaint", tuxpaint.TUXPAINT_ROOT.is_dir(), tuxpaint.PACKAGE,
+                     "stamp sounds: the out-of-domain test set only"),
         SourceStatus("soundfont", Path(DEFAULT_SF2).is_file() and ctypes.util.find_library("fluidsynth") is not None,
                      "fluid-soundfont-gm libfluidsynth3", "MUSIC-synth zero-shot test set"),
     ]
