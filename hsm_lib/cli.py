@@ -101,7 +101,7 @@ def _separate(args: argparse.Namespace) -> int:
     for path in inputs:
         check_audio(path)
     checkpoint = Path(args.checkpoint) if args.checkpoint else paths.profile_dir(active_profile()) / "models"
-    separator = Separator.from_pretrained(checkpoint, device=args.device)
+    separator = Separator.from_pretrained(checkpoint, device=args.device, join=args.join)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"{instruction.task} of '{instruction.caption}' from {len(inputs)} file(s) -> {out_dir}", file=sys.stderr)
@@ -111,6 +111,10 @@ def _separate(args: argparse.Namespace) -> int:
         with atomic_path(out_dir / name) as tmp:
             sf.write(str(tmp), out, sr, format="WAV", subtype="FLOAT")
     return 0
+
+
+# hsm_lib.pipeline.JOINS, spelled out here so that `hsm-tss --help` does not import torch (a test holds them equal)
+SEPARATOR_JOINS = ("auto", "tokens", "waveform")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", metavar="DIR", default=None,
                    help="models folder with separator.json (default: data/<active profile>/models)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--join", choices=SEPARATOR_JOINS, default="auto",
+                   help="how windows of a long recording are joined: waveform crossfades, or codec tokens spliced and "
+                        "decoded once (auto: tokens for the autoregressive LM, waveform for the non-autoregressive decoder)")
     p.set_defaults(func=_separate)
     return ap
 

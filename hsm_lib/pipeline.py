@@ -118,12 +118,39 @@ def splice_windows(pieces: torch.Tensor, starts: list[int], overlap: int) -> tor
     if not 0 <= overlap < f:
         raise ValueError(f"overlap must lie in [0, {f}), got {overlap}")
     out = pieces.new_zeros((starts[-1] + f, *pieces.shape[2:]))
-    lead, trail = overlap // 2, overlap - overlap // 2     # frames of an overlap given to the earlier window: `trail`
+    lead, trail = overlap // 2, overlap - overlap // 2     # of each overlap, the earlier window keeps `lead` frames, the later `trail`
     for k, s in enumerate(starts):
         a = 0 if k == 0 else lead
         b = f if k == w - 1 else f - trail
         out[s + a: s + b] = pieces[k, a:b]
     return out
+
+
+def decode_in_chunks(codec: torch.nn.Module, tokens: torch.Tensor, chunk: int = 3000, overlap: int = 50) -> np.ndarray:
+    """Codec tokens of a whole recording [T, G] -> waveform [T * hop].
+
+    Up to ``chunk`` frames (60 s at 50 Hz): one decode, so the decoder, and the vocoder head's
+    running phase, go on unbroken across every window join. Longer recordings are decoded in
+    chunks of ``chunk`` frames overlapping by ``overlap`` and crossfaded (raised cosine), so memory
+    stays bounded; only those rare chunk joins are waveform joins."""
+    hop, t = codec.cfg.hop, len(tokens)
+    with torch.no_grad():
+        if t <= chunk:
+            return codec.decode(tokens[None])[0].float().cpu().numpy()
+        starts = window_starts(t, chunk, chunk - overlap)
+        starts[-1] = t - chunk                      # the last chunk ends at the end (it overlaps more)
+        ramp = crossfade_weights(2 * overlap * hop, overlap * hop)[: overlap * hop]
+        out, norm = np.zeros(t * hop), np.zeros(t * hop)
+        for s in starts:
+            wave = codec.decode(tokens[s:s + chunk][None])[0].float().cpu().numpy()
+            w = np.ones(chunk * hop)
+            if s > 0:
+                w[: overlap * hop] = ramp
+            if s + chunk < t:
+                w[-overlap * hop:] = ramp[::-1]
+            out[s * hop:(s + chunk) * hop] += w * wave
+            norm[s * hop:(s + chunk) * hop] += w
+    return (out / norm).astype(np.float32)
 
 
 # --- the separator --------------------------------------------------------------------------------
@@ -275,6 +302,4 @@ class Separator:
             windows = np.stack([padded[s:s + self.clip_samples] for s in starts[i:i + self.batch_size]])
             pieces.append(self.tokens(self.local_features(windows, task, caption), gen))
         tokens = splice_windows(torch.cat(pieces), [s // hop for s in starts], overlap // hop)
-        with torch.no_grad():
-            y = self.codec.decode(tokens[None])[0].float().cpu().numpy()
-        return y[:len(x)]
+        return decode_in_chunks(self.codec, tokens)[:len(x)]

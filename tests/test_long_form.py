@@ -20,7 +20,11 @@ def test_overlap_regions_are_where_windows_meet():
     assert lf.overlap_regions(64000, 64000, 16000) == []
 
 
-def test_lsd_at_joins_scores_only_the_joins():
+def test_splice_regions_centre_on_the_overlaps_middle():
+    assert lf.splice_regions([(48000, 64000), (96000, 112000)], 4000) == [(54000, 58000), (102000, 106000)]
+
+
+def test_lsd_on_scores_only_its_regions():
     rng = np.random.default_rng(0)
     target = rng.standard_normal((1, 160000)).astype(np.float32)
     regions = lf.overlap_regions(160000, 64000, 16000)
@@ -28,22 +32,24 @@ def test_lsd_at_joins_scores_only_the_joins():
     damaged_elsewhere[:, :40000] = rng.standard_normal(40000)
     damaged_at_joins = target.copy()
     damaged_at_joins[:, 48000:64000] = rng.standard_normal(16000)
-    assert lf.lsd_at_joins(damaged_elsewhere, target, regions)[0] < 1e-3
-    assert lf.lsd_at_joins(damaged_at_joins, target, regions)[0] > 0.1
+    assert lf.lsd_on(damaged_elsewhere, target, regions)[0] < 1e-3
+    assert lf.lsd_on(damaged_at_joins, target, regions)[0] > 0.1
 
 
-def test_cost_records_pair_each_long_row_with_its_short_counterpart():
+def test_cost_records_compare_each_join_with_the_same_content_unjoined():
     rng = np.random.default_rng(1)
     base = rng.standard_normal(30)
-    metrics = {m: base for m in ("kl", "lsd", "psnr", "clap")}
-    per_clip = {lf.MIXTURE_SHORT: dict(metrics), lf.MIXTURE_LONG: {**metrics, "lsd_at_joins": base},
-                lf.OURS_SHORT: dict(metrics), lf.OURS_SHORT_REPEATED: {"lsd_at_joins": base},
-                lf.JOIN_ROWS["waveform"]: {**{m: v + 1.0 for m, v in metrics.items()}, "lsd_at_joins": base + 1.0},
-                lf.JOIN_ROWS["tokens"]: {**metrics, "lsd_at_joins": base}}
+    every = {m: base for m in ("kl", "lsd", "psnr", "clap", *lf.LOCAL)}
+    per_clip = {lf.OURS_SHORT_REPEATED: dict(every),
+                lf.JOIN_ROWS["waveform"]: {m: v + 1.0 for m, v in every.items()},
+                lf.JOIN_ROWS["tokens"]: dict(every)}
     records = lf.cost_records(per_clip, ("kl", "lsd", "psnr", "clap"))
-    wave_kl = next(r for r in records if r["a"] == lf.JOIN_ROWS["waveform"] and r["b"] == lf.OURS_SHORT and r["metric"] == "kl")
+    assert len(records) == 3 * 6
+    wave_kl = next(r for r in records if r["a"] == lf.JOIN_ROWS["waveform"] and r["b"] == lf.OURS_SHORT_REPEATED and r["metric"] == "kl")
     assert wave_kl["diff"] == pytest.approx(1.0) and wave_kl["verdict"] == "worse"
+    wave_psnr = next(r for r in records if r["a"] == lf.JOIN_ROWS["waveform"] and r["metric"] == "psnr")
+    assert wave_psnr["verdict"] == "better"                                  # higher PSNR is better
     tok_vs_wave = next(r for r in records if r["a"] == lf.JOIN_ROWS["tokens"] and r["b"] == lf.JOIN_ROWS["waveform"]
-                       and r["metric"] == "lsd_at_joins")
+                       and r["metric"] == "lsd_at_splices")
     assert tok_vs_wave["diff"] == pytest.approx(-1.0) and tok_vs_wave["verdict"] == "better"
-    assert any("minus" in line for line in lf.cost_lines(records))
+    assert len(lf.cost_lines(records)) == 3

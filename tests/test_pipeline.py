@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hsm_lib.checkpoint import CheckpointError
-from hsm_lib.pipeline import Separator, crossfade_weights, overlap_add, splice_windows, window_starts
+from hsm_lib.pipeline import Separator, crossfade_weights, decode_in_chunks, overlap_add, splice_windows, window_starts
 
 
 def test_window_starts_cover_the_signal():
@@ -142,6 +142,30 @@ def test_both_joins_separate_long_inputs(checkpoint, join):
     wave = np.random.default_rng(2).standard_normal(int(3.3 * CLIP)).astype(np.float32) * 0.1
     out = sep.separate(wave, 16000, "keep the dog barking")
     assert out.shape == wave.shape and np.isfinite(out).all()
+
+
+def test_long_token_sequences_are_decoded_in_crossfaded_chunks():
+    import torch
+
+    from hsm_lib.models.codec import Codec, CodecConfig
+
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig(channels=2, strides=[2, 4, 5, 8], latent_dim=12, groups=2, codebook_size=16)).eval()
+    tokens = codec.encode(torch.randn(1, 333 * codec.cfg.hop) * 0.1)[0]
+    whole = codec.decode(tokens[None])[0].numpy()
+    assert np.array_equal(decode_in_chunks(codec, tokens, chunk=400), whole)          # short enough: one decode
+    chunked = decode_in_chunks(codec, tokens, chunk=100, overlap=20)
+    assert chunked.shape == whole.shape and np.isfinite(chunked).all()
+    # away from the chunk joins (this codec reaches a few frames), the chunks are the one decode
+    hop = codec.cfg.hop
+    np.testing.assert_allclose(chunked[10 * hop:70 * hop], whole[10 * hop:70 * hop], atol=1e-5)
+
+
+def test_the_cli_offers_the_separators_joins():
+    from hsm_lib.cli import SEPARATOR_JOINS
+    from hsm_lib.pipeline import JOINS
+
+    assert SEPARATOR_JOINS == JOINS
 
 
 def test_auto_join_follows_the_decoder(separator):

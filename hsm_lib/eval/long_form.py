@@ -1,12 +1,13 @@
-"""Long recordings: what joining independently separated windows costs (issue: "the 10-s join cost").
+"""Long recordings: what joining independently separated windows costs (issue 14, item 3).
 
-A test triplet's 4-s mixture, target and interferer are each repeated to ``seconds`` (np.resize:
-the clip, then the clip again from its start), so the long mixture is still target + interferer
-and every window of it holds the same kind of content as the clip. The separator cuts it into
-windows of its clip length with its overlap, so the output has joins; the 4-s clip has none. The
-join cost is a metric on the long outputs minus the same metric on the 4-s outputs of the same
-triplets, beside the same difference for the unprocessed mixture (how much the repetition alone
-moves the metric). ``lsd_at_joins`` scores only the overlaps, where windows are joined.
+A test triplet's mixture, target and interferer (one clip each, the separator's window length) are
+each repeated to ``seconds`` (np.resize: the clip, then the clip again from its start), so the long
+mixture is still target + interferer. The separator cuts it into overlapping windows and joins
+their outputs; the clip itself is one window, with no join. The join cost is a metric on the long
+output minus the same metric on the clip's own output repeated to the same length (the same
+content, no join), clip by clip. Two local views: ``lsd_at_joins`` scores only the overlaps
+(where crossfades act), ``lsd_at_splices`` only a quarter second around each overlap's middle
+(where a token splice switches windows).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from hsm_lib.text.instructions import parse_instruction
 
 JOIN_ROWS = {"waveform": "Ours (extraction), repeated, windows joined by waveform crossfades",
              "tokens": "Ours (extraction), repeated, windows joined by token splices (one codec decode)"}
-MIXTURE_SHORT, MIXTURE_LONG = "mixture, 4-s clip", "mixture, repeated"
-OURS_SHORT = "Ours (extraction), 4-s clip (one window, no join)"
-OURS_SHORT_REPEATED = "Ours (extraction), 4-s output repeated (same content, no join)"
+MIXTURE_SHORT, MIXTURE_LONG = "mixture, one clip", "mixture, repeated"
+OURS_SHORT = "Ours (extraction), one clip (one window, no join)"
+OURS_SHORT_REPEATED = "Ours (extraction), the clip's output repeated (same content, no join)"
+LOCAL = ("lsd_at_joins", "lsd_at_splices")
+SPLICE_SECONDS = 0.25        # the span scored around each overlap's middle
 
 
 def repeated(clips: np.ndarray, samples: int) -> np.ndarray:
@@ -41,15 +44,20 @@ def overlap_regions(length: int, window: int, overlap: int) -> list[tuple[int, i
     return [(s, min(s + overlap, length)) for s in starts[1:] if s < length]
 
 
-def lsd_at_joins(outputs: np.ndarray, targets: np.ndarray, regions: list[tuple[int, int]]) -> np.ndarray:
-    """LSD [N] of ``outputs`` against ``targets`` [N, T] on the join regions only (concatenated)."""
+def splice_regions(regions: list[tuple[int, int]], span: int) -> list[tuple[int, int]]:
+    """``span`` samples centred on the middle of each region (a token splice's switch point)."""
+    return [((a + b) // 2 - span // 2, (a + b) // 2 + span - span // 2) for a, b in regions]
+
+
+def lsd_on(outputs: np.ndarray, targets: np.ndarray, regions: list[tuple[int, int]]) -> np.ndarray:
+    """LSD [N] of ``outputs`` against ``targets`` [N, T] on ``regions`` only (concatenated)."""
     pick = np.concatenate([np.arange(a, b) for a, b in regions])
     return np.array([lsd(o[pick], t[pick]) for o, t in zip(outputs, targets)])
 
 
 def long_outputs(sep: Separator, mixtures: np.ndarray, instructions: list[str], joins: tuple[str, ...] = tuple(JOIN_ROWS),
                  progress: Callable | None = None) -> dict[str, np.ndarray]:
-    """Separate each long mixture [N, T] with its instruction, once per join method: join -> [N, T].
+    """Separate each mixture [N, T] (16 kHz) with its instruction, once per join method: join -> [N, T].
     The separator's ``join`` is restored afterwards."""
     saved, out = sep.join, {}
     try:
@@ -68,12 +76,11 @@ def long_outputs(sep: Separator, mixtures: np.ndarray, instructions: list[str], 
 def join_cost(sep: Separator, items: list[dict[str, Any]], records: list[dict[str, Any]], seconds: float,
               score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]],
               progress: Callable | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Per-clip scores of the 4-s and the repeated ``seconds`` versions of the triplets ``items``
-    (their extraction instructions from ``records``): system -> metric -> [N].
+    """Per-clip scores of the triplets ``items`` (their extraction instructions from ``records``),
+    as clips and repeated to ``seconds``: system -> metric -> [N].
 
-    ``score(outputs, targets, mixtures)`` returns metric -> [N] (the evaluate stage's scorer with its
-    judges). Systems: the mixture at both lengths, Ours on the 4-s clip, and Ours on the long
-    recording with each join method; the long rows add ``lsd_at_joins``."""
+    ``score(outputs, targets, mixtures)`` returns metric -> [N] (the evaluate stage's scorer with
+    its judges). The repeated rows add the local metrics (:data:`LOCAL`)."""
     samples = int(round(seconds * SAMPLE_RATE))
     targets = np.stack([it["target"] for it in items])
     mixtures = np.stack([it["mixture"] for it in items])
@@ -81,30 +88,33 @@ def join_cost(sep: Separator, items: list[dict[str, Any]], records: list[dict[st
     long_t, long_m = repeated(targets, samples), repeated(mixtures, samples)
     short = long_outputs(sep, mixtures, texts, ("waveform",), progress)["waveform"]   # one window: no join either way
     longs = long_outputs(sep, long_m, texts, tuple(JOIN_ROWS), progress)
-    regions = overlap_regions(samples, sep.clip_samples, sep.overlap_samples)
-    out = {MIXTURE_SHORT: score(mixtures, targets, mixtures), OURS_SHORT: score(short, targets, mixtures),
-           MIXTURE_LONG: score(long_m, long_t, long_m)}
-    out[MIXTURE_LONG]["lsd_at_joins"] = lsd_at_joins(long_m, long_t, regions)
-    out[OURS_SHORT_REPEATED] = {"lsd_at_joins": lsd_at_joins(repeated(short, samples), long_t, regions)}
+    joins = overlap_regions(samples, sep.clip_samples, sep.overlap_samples)
+    splices = splice_regions(joins, int(SPLICE_SECONDS * SAMPLE_RATE))
+
+    def scored(outputs: np.ndarray, targets_: np.ndarray, mixtures_: np.ndarray, local: bool) -> dict[str, np.ndarray]:
+        d = score(outputs, targets_, mixtures_)
+        if local:
+            d.update(lsd_at_joins=lsd_on(outputs, targets_, joins), lsd_at_splices=lsd_on(outputs, targets_, splices))
+        return d
+
+    out = {MIXTURE_SHORT: scored(mixtures, targets, mixtures, False), MIXTURE_LONG: scored(long_m, long_t, long_m, True),
+           OURS_SHORT: scored(short, targets, mixtures, False),
+           OURS_SHORT_REPEATED: scored(repeated(short, samples), long_t, long_m, True)}
     for join, name in JOIN_ROWS.items():
-        out[name] = score(longs[join], long_t, long_m)
-        out[name]["lsd_at_joins"] = lsd_at_joins(longs[join], long_t, regions)
+        out[name] = scored(longs[join], long_t, long_m, True)
     return out
 
 
 def cost_records(per_clip: dict[str, dict[str, np.ndarray]], metrics: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The join costs, each a paired bootstrap over the same triplets: every long row minus its
-    4-s counterpart per metric (Ours' join methods against Ours on the 4-s clip, the repeated mixture
-    against the 4-s mixture), each join method's LSD at the joins against the repeated 4-s output,
-    and the token join against the waveform join. Records: a, b, metric, diff, ci95, p, verdict (for a)."""
-    pairs = [(name, OURS_SHORT, m) for name in JOIN_ROWS.values() for m in metrics]
-    pairs += [(MIXTURE_LONG, MIXTURE_SHORT, m) for m in metrics]
-    pairs += [(name, OURS_SHORT_REPEATED, "lsd_at_joins") for name in JOIN_ROWS.values()]
-    pairs += [(JOIN_ROWS["tokens"], JOIN_ROWS["waveform"], m) for m in (*metrics, "lsd_at_joins")]
+    """The join costs, each a paired bootstrap over the same triplets: each join method minus the
+    clip's output repeated (the same content with no join), per metric and local metric; the token
+    join minus the waveform join. Records: a, b, metric, n, diff, ci95, p, verdict (for a)."""
+    every = (*metrics, *LOCAL)
+    pairs = [(name, OURS_SHORT_REPEATED, m) for name in JOIN_ROWS.values() for m in every]
+    pairs += [(JOIN_ROWS["tokens"], JOIN_ROWS["waveform"], m) for m in every]
     out = []
     for a, b, m in pairs:
-        higher = HIGHER_IS_BETTER.get(m, False)     # lsd_at_joins: lower is better
-        c = paired_comparison(per_clip[a][m], per_clip[b][m], higher)
+        c = paired_comparison(per_clip[a][m], per_clip[b][m], HIGHER_IS_BETTER.get(m, False))   # local LSDs: lower is better
         out.append({"a": a, "b": b, "metric": m, "n": c.diff.n, "diff": float(c.diff), "ci95": [c.diff.lo, c.diff.hi],
                     "p": c.p, "verdict": c.verdict})
     return out

@@ -20,7 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from hsm_lib import paths
-from hsm_lib.audio import fbank
+from hsm_lib.audio import SAMPLE_RATE, fbank
 from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval import long_form, paper_tables
@@ -247,24 +247,32 @@ def write_long_recordings(ts: TripletSet, systems: _Systems, L: dict[str, Any], 
 
     n = min(L["triplets"], len(ts))
     items, records = [ts[i] for i in range(n)], ts.records[:n]
-    judges = systems.judges
+    judges, sep = systems.judges, systems.sep
     caption_emb = judges.caption_embeddings([r["target_caption"] for r in records])
-    scorer = lambda out, tgt, mix: score(out, tgt, mix, judges.tagger(tgt), caption_emb, judges)
+    target_tags: dict[int, tuple[np.ndarray, np.ndarray]] = {}    # the clip targets and the repeated ones: tag each once
+
+    def scorer(out: np.ndarray, tgt: np.ndarray, mix: np.ndarray) -> dict[str, np.ndarray]:
+        if id(tgt) not in target_tags:
+            target_tags[id(tgt)] = judges.tagger(tgt)
+        return score(out, tgt, mix, target_tags[id(tgt)], caption_emb, judges)
+
     bar = (lambda rows: tqdm(rows, desc="long recordings", leave=False)) if progress else None
-    per_clip = long_form.join_cost(systems.sep, items, records, L["seconds"], scorer, bar)
-    metrics = ("kl", "lsd", "psnr", "clap", "lsd_at_joins")
+    per_clip = long_form.join_cost(sep, items, records, L["seconds"], scorer, bar)
+    metrics = ("kl", "lsd", "psnr", "clap") + long_form.LOCAL
     rows = [[name, n, *(bootstrap_ci(d[m]) if m in d else "-" for m in metrics)] for name, d in per_clip.items()]
-    costs = long_form.cost_records(per_clip, ("kl", "lsd", "psnr", "clap"))
-    sep = systems.sep
+    costs = long_form.cost_records(per_clip, metrics[:4])
+    clip_s, overlap_s = sep.clip_samples / SAMPLE_RATE, sep.overlap_samples / SAMPLE_RATE
     write_table("long_recordings", f"Long recordings: the cost of joining windows ({profile} profile, {ts.name} set)",
-                ["system", "n", "KL (lower)", "LSD (lower)", "PSNR (higher)", "CLAP (higher)", "LSD at the joins (lower)"],
-                rows, digits=3,
-                notes=[f"The first {n} triplets of the {ts.name} set; mixture, target and interferer each repeated to "
-                       f"{L['seconds']:g} s, which the separator cuts into {sep.clip_samples / 16000:g}-s windows overlapping by "
-                       f"{sep.overlap_samples / 16000:g} s; Ours, extraction instruction. The 4-s rows are the same triplets "
-                       "unrepeated (one window, no join).",
-                       "LSD at the joins: the output against the target on the overlaps only (where windows are joined); "
-                       "the row 'output repeated' is the 4-s output repeated, the same content with no join.",
+                ["system", "n", "KL (lower)", "LSD (lower)", "PSNR (higher)", "CLAP (higher)", "LSD at the joins (lower)",
+                 "LSD at the splice points (lower)"], rows, digits=3,
+                notes=[f"The first {n} triplets of the {ts.name} set, extraction instruction. Mixture, target and interferer "
+                       f"({clip_s:g}-s clips, the separator's window) are each repeated to {L['seconds']:g} s, which the "
+                       f"separator cuts into {clip_s:g}-s windows overlapping by {overlap_s:g} s. 'One clip' rows: the clip "
+                       "itself, one window, no join.",
+                       "The join cost is each join method's row minus the row 'the clip's output repeated' (the same content, "
+                       "no join), clip by clip; the mixture's two rows show what the repetition alone does to a metric.",
+                       f"LSD at the joins: only the overlaps (where crossfades act); at the splice points: only "
+                       f"{long_form.SPLICE_SECONDS:g} s around each overlap's middle (where a token splice switches windows).",
                        f"The separator's default join here: {sep.join_method} (join='auto': tokens for the autoregressive "
                        "LM, waveform for the non-autoregressive decoder).",
                        *long_form.cost_lines(costs)],
