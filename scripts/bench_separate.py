@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
               "windows": len(window_starts(len(x), sep.clip_samples, sep.clip_samples - sep.overlap_samples)),
               "join": sep.join_method, "device": args.device, "torch_threads": torch.get_num_threads(),
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-              "checkpoint": checkpoint.as_posix(), "profile": profile, "machine": platform.processor() or platform.machine(),
+              "checkpoint": os.path.relpath(checkpoint), "profile": profile, "machine": platform.processor() or platform.machine(),
               "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None}
     print(json.dumps(result, indent=1))
     if args.out:

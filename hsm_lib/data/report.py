@@ -75,6 +75,8 @@ def table1_ood_markdown(summary: dict[str, Any], profile: str) -> str:
     ]
     if summary["empty_because"]:
         lines += [f"**The set is empty: {summary['empty_because']}.** Evaluation skips it.", ""]
+    if summary.get("unchecked"):
+        lines += [f"**Not checked against the training corpora:** {summary['unchecked']}.", ""]
     for rid, d in summary["duplicates"].items():
         lines.append(f"- dropped `{rid}`: the same recording as `{d['of']}` "
                      f"(waveform correlation {d['similarity']:.2f})")
@@ -87,4 +89,5 @@ def table1_ood_markdown(summary: dict[str, Any], profile: str) -> str:
 def write_table1_ood(summary: dict[str, Any], profile: str, reports_dir: Path) -> None:
     atomic_write_text(reports_dir / "table1_ood.md", table1_ood_markdown(summary, profile))
     write_json_atomic(reports_dir / "table1_ood.json", {"profile": profile, **{k: summary[k] for k in (
-        "table1", "empty_because", "duplicates", "reference_sources", "reference_recordings", "recordings_per_tag")}})
+        "table1", "empty_because", "duplicates", "reference_sources", "reference_recordings", "recordings_per_tag")},
+        "unchecked": summary.get("unchecked")})

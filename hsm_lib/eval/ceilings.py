@@ -57,13 +57,14 @@ def write_ceilings(scores: dict[str, dict[str, list[float]]], profile: str, n_cl
     """``reports/ceilings_acoustic.{md,json}``; ``data`` adds entries to the JSON."""
     from hsm_lib.reporting import write_table
 
-    metrics = [m for m in (*TAGGER_METRICS, *METRICS) if all(m in s for s in scores.values())]
+    metrics = [m for m in (*TAGGER_METRICS, *METRICS) if all(s.get(m) for s in scores.values())]   # ViSQOL: 0 clips -> no column
     cell = lambda v: "nan" if not v else (bootstrap_ci(v).format(2) if len(v) > 1 else f"{v[0]:.2f}")
     rows = [[name, *(cell(s[m]) for m in metrics)] for name, s in scores.items()]
     write_table(
         "ceilings_acoustic", f"Ceilings of the acoustic decoder on the mixed test set's targets ({profile} profile)",
         ["path", *(HEADERS[m] for m in metrics)], rows, digits=2,
-        notes=[f"{n_clips} targets of the mixed test set; ViSQOL on the first {visqol_clips}; mean [95 % bootstrap confidence "
+        notes=[f"{n_clips} targets of the mixed test set; " + (f"ViSQOL on the first {visqol_clips}; " if visqol_clips else "")
+               + "mean [95 % bootstrap confidence "
                "interval over clips]. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III. "
                "These bound what the generative path can deliver: they explain a separation result, they are not one.",
                "SI-SDR is phase-sensitive: a generative decoder that gets the sound right but not its waveform "
