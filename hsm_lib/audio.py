@@ -139,3 +139,11 @@ def fbank(wave: torch.Tensor | np.ndarray, n_frames: int, sample_rate: int = SAM
 def normalise_fbank(feats: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """AudioMAE normalisation: (x - mean) / (2 std), with the corpus statistics."""
     return (feats - mean) / (2.0 * std)
+
+
+def window_starts(length: int, window: int, hop: int) -> list[int]:
+    """Starts of windows of ``window`` samples every ``hop`` that cover [0, length) (at least one)."""
+    if length <= window:
+        return [0]
+    n = -(-(length - window) // hop) + 1
+    return [i * hop for i in range(n)]

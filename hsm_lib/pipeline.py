@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.audio import SAMPLE_RATE, window_starts  # noqa: F401 (window_starts: part of this module's API)
 from hsm_lib.checkpoint import CheckpointError
 from hsm_lib.registry import load_model
 
@@ -57,14 +57,6 @@ def write_manifest(directory: str | Path, components: dict[str, str], fbank_mean
 
 
 # --- overlap-add ----------------------------------------------------------------------------------
-
-def window_starts(length: int, window: int, hop: int) -> list[int]:
-    """Starts of windows of ``window`` samples every ``hop`` that cover [0, length) (at least one)."""
-    if length <= window:
-        return [0]
-    n = -(-(length - window) // hop) + 1
-    return [i * hop for i in range(n)]
-
 
 def crossfade_weights(window: int, overlap: int) -> np.ndarray:
     """[window] weights rising over the first ``overlap`` samples and falling over the last

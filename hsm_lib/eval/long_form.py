@@ -16,11 +16,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.audio import SAMPLE_RATE, window_starts
 from hsm_lib.eval.evaluate import HIGHER_IS_BETTER
 from hsm_lib.eval.metrics import lsd
 from hsm_lib.eval.stats import paired_comparison
-from hsm_lib.pipeline import Separator, window_starts
 from hsm_lib.text.instructions import parse_instruction
 
 JOIN_ROWS = {"waveform": "Ours (extraction), repeated, windows joined by waveform crossfades",
@@ -55,9 +54,10 @@ def lsd_on(outputs: np.ndarray, targets: np.ndarray, regions: list[tuple[int, in
     return np.array([lsd(o[pick], t[pick]) for o, t in zip(outputs, targets)])
 
 
-def long_outputs(sep: Separator, mixtures: np.ndarray, instructions: list[str], joins: tuple[str, ...] = tuple(JOIN_ROWS),
+def long_outputs(sep: Any, mixtures: np.ndarray, instructions: list[str], joins: tuple[str, ...] = tuple(JOIN_ROWS),
                  progress: Callable | None = None) -> dict[str, np.ndarray]:
     """Separate each mixture [N, T] (16 kHz) with its instruction, once per join method: join -> [N, T].
+    ``sep`` is a :class:`hsm_lib.pipeline.Separator` (not imported: the pipeline sits a layer above).
     The separator's ``join`` is restored afterwards."""
     saved, out = sep.join, {}
     try:
@@ -73,7 +73,7 @@ def long_outputs(sep: Separator, mixtures: np.ndarray, instructions: list[str], 
     return out
 
 
-def join_cost(sep: Separator, items: list[dict[str, Any]], records: list[dict[str, Any]], seconds: float,
+def join_cost(sep: Any, items: list[dict[str, Any]], records: list[dict[str, Any]], seconds: float,
               score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]],
               progress: Callable | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per-clip scores of the triplets ``items`` (their extraction instructions from ``records``),

@@ -46,7 +46,7 @@ def _probe(path: Path) -> float | None:
     return info.frames / info.samplerate
 
 
-def _missing(root: Path, package: str) -> bool:
+def package_missing(root: Path, package: str) -> bool:
     if root.is_dir():
         return False
     log.warning("%s not found: install the Debian package '%s' to use this source", root, package)
@@ -71,7 +71,7 @@ def _record(path: Path, *, source: str, family: str, root: Path, label: str, lic
     )
 
 
-def _named_by_file(files: list[Path], *, root: Path, source: str, family: str, license: str, **extra) -> list[Recording]:
+def named_by_file(files: list[Path], *, root: Path, source: str, family: str, license: str, **extra) -> list[Recording]:
     """Records of ``files`` in order, each labelled by its normalised file name; unreadable ones skipped."""
     recs = (_record(path, source=source, family=family, root=root, label=normalise_label(path.stem),
                     license=license, **extra) for path in files)
@@ -89,7 +89,7 @@ def _kit_license(kit: ET.Element) -> str:
 def scan_hydrogen(root: Path | None = None) -> list[Recording]:
     """Drum hits from the Hydrogen kits. Label: the kit's instrument name (+ file name)."""
     root = Path(root) if root is not None else HYDROGEN_ROOT
-    if _missing(root, "hydrogen-drumkits"):
+    if package_missing(root, "hydrogen-drumkits"):
         return []
     out: list[Recording] = []
     for xml_path in sorted(root.glob("*/drumkit.xml")):
@@ -124,9 +124,9 @@ def scan_hydrogen(root: Path | None = None) -> list[Recording]:
 def scan_wesnoth(root: Path | None = None) -> list[Recording]:
     """Game sound effects. Label from the file name: 'horse-canter-2.ogg' -> 'horse canter'."""
     root = Path(root) if root is not None else WESNOTH_ROOT
-    if _missing(root, "wesnoth-1.16-data"):
+    if package_missing(root, "wesnoth-1.16-data"):
         return []
-    return _named_by_file(sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES),
+    return named_by_file(sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES),
                           root=root, source="wesnoth", family="wesnoth",
                           license="GPL-2+ (Battle for Wesnoth; see /usr/share/doc/wesnoth-1.16-data/copyright)")
 
@@ -137,11 +137,11 @@ def scan_wesnoth(root: Path | None = None) -> list[Recording]:
 def scan_lmms(root: Path | None = None) -> list[Recording]:
     """LMMS samples from the folders that hold sounds. Label: file name, folder as context."""
     root = Path(root) if root is not None else LMMS_ROOT
-    if _missing(root, "lmms-common"):
+    if package_missing(root, "lmms-common"):
         return []
     out = []
     for folder in LMMS_SOUND_FOLDERS:
-        out += _named_by_file(sorted(p for p in (root / folder).glob("*") if p.suffix.lower() in AUDIO_SUFFIXES),
+        out += named_by_file(sorted(p for p in (root / folder).glob("*") if p.suffix.lower() in AUDIO_SUFFIXES),
                               root=root, source="lmms", family="lmms",
                               license="GPL-2+ (LMMS; see /usr/share/doc/lmms-common/copyright)", folder=folder)
     return out
@@ -153,7 +153,7 @@ def scan_lmms(root: Path | None = None) -> list[Recording]:
 def scan_asterisk(root: Path | None = None) -> list[Recording]:
     """Real speech prompts (one female speaker, 8 kHz). The file name is what is said."""
     root = Path(root) if root is not None else ASTERISK_ROOT
-    if _missing(root, "asterisk-core-sounds-en-wav"):
+    if package_missing(root, "asterisk-core-sounds-en-wav"):
         return []
     out = []
     for path in sorted(root.rglob("*.wav")):

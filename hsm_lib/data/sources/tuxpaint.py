@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from hsm_lib.data.records import Recording
-from hsm_lib.data.sources.debian import AUDIO_SUFFIXES, _missing, _named_by_file
+from hsm_lib.data.sources.debian import AUDIO_SUFFIXES, named_by_file, package_missing
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ def is_kept(rel: Path) -> bool:
 def scan_tuxpaint(root: Path | None = None, copyright_file: Path = COPYRIGHT) -> list[Recording]:
     """Stamp sounds that are not speech. Label: the file name, 'cow_white.ogg' -> 'cow white'."""
     root = Path(root) if root is not None else TUXPAINT_ROOT
-    if _missing(root, PACKAGE):
+    if package_missing(root, PACKAGE):
         return []
     files = sorted(p for p in root.rglob("*") if p.is_file() and is_kept(p.relative_to(root)))
-    return _named_by_file(files, root=root, source="tuxpaint", family="tuxpaint",
+    return named_by_file(files, root=root, source="tuxpaint", family="tuxpaint",
                           license=package_license(copyright_file))
