@@ -95,11 +95,16 @@ class AudioMAEFeatures:
     """
 
     def __init__(self, model, waves: np.ndarray, n_frames: int, mean: float, std: float, cache: bool = True,
-                 batch_size: int = 32, progress: bool = False):
+                 batch_size: int = 32, progress: bool = False, precomputed: torch.Tensor | None = None):
         self.model, self.waves, self.n_frames, self.mean, self.std = model.eval(), waves, n_frames, mean, std
         self.device = next(model.parameters()).device
         self.cached: torch.Tensor | None = None
-        if cache:
+        if precomputed is not None:
+            # S the audiomae stage already computed for these waves (FeatureStore): nothing to redo
+            if len(precomputed) != len(waves):
+                raise ValueError(f"precomputed S has {len(precomputed)} rows for {len(waves)} waves")
+            self.cached = precomputed.to(torch.float16)
+        elif cache:
             self.cached = torch.cat([self._compute(np.arange(i, min(i + batch_size, len(waves))))
                                      for i in tqdm(range(0, len(waves), batch_size), desc="AudioMAE features",
                                                    disable=not progress, leave=False)]).to(torch.float16)
@@ -117,3 +122,129 @@ class AudioMAEFeatures:
         idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
         out = self.cached[torch.as_tensor(idx)] if self.cached is not None else self._compute(idx)
         return out.to(self.device, torch.float32)
+
+
+class FeatureStore:
+    """S of the corpus sets that several stages read, computed once by the ``audiomae`` stage.
+
+    One safetensors file per set, ``<directory>/<name>.safetensors``: ``S`` [N, P, C_s] float16
+    and ``digest`` [N, 20] uint8, the SHA-1 of each stored audio row the features came from, so
+    that stale features are refused rather than silently used. The profiles that stream their
+    data (the paper's) export nothing, and :meth:`load` returns None: the caller computes S.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{name}.safetensors"
+
+    @staticmethod
+    def digests(rows: np.ndarray) -> np.ndarray:
+        """[N, 20] uint8: the SHA-1 of each row of ``rows`` [N, ...] (stored audio)."""
+        import hashlib
+
+        return np.stack([np.frombuffer(hashlib.sha1(np.ascontiguousarray(r).tobytes()).digest(), np.uint8)
+                         for r in rows]) if len(rows) else np.zeros((0, 20), np.uint8)
+
+    def save(self, name: str, S: torch.Tensor, rows: np.ndarray) -> None:
+        """Write ``S`` [N, P, C_s] of the stored rows ``rows`` [N, ...] (atomic)."""
+        from safetensors.torch import save_file
+
+        from hsm_lib.io import atomic_path
+
+        if len(S) != len(rows):
+            raise ValueError(f"{name}: {len(S)} feature rows for {len(rows)} audio rows")
+        with atomic_path(self.path(name)) as tmp:
+            save_file({"S": S.to(torch.float16).contiguous(), "digest": torch.from_numpy(self.digests(rows))}, str(tmp))
+
+    def load(self, name: str, rows: np.ndarray) -> torch.Tensor | None:
+        """S [len(rows), P, C_s] float16 of the first ``len(rows)`` rows of set ``name``; None when
+        the set was not exported. Raises if the stored audio rows are not ``rows``."""
+        from safetensors.torch import load_file
+
+        if not self.path(name).exists():
+            return None
+        stored = load_file(str(self.path(name)))
+        n = len(rows)
+        if n > len(stored["S"]):
+            raise ValueError(f"{self.path(name)} holds S of {len(stored['S'])} rows, {n} asked")
+        if not np.array_equal(stored["digest"][:n].numpy(), self.digests(rows)):
+            raise ValueError(f"{self.path(name)} was computed from other audio than asked (stale features: "
+                             "rerun the audiomae stage)")
+        return stored["S"][:n]
+
+
+class TripletMixtures:
+    """Mixtures of a triplet set's stored (target, other) int16 pairs [N, 2, L], read per index
+    (no copy of the whole set): what AudioMAEFeatures indexes."""
+
+    def __init__(self, audio: np.ndarray):
+        self.audio = audio
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    def __getitem__(self, idx):
+        return triplet_mixtures(np.asarray(self.audio[idx]).reshape(-1, *self.audio.shape[1:]))
+
+
+class TripletTargets(TripletMixtures):
+    """The targets (first rows) of a triplet set's stored pairs, read per index."""
+
+    def __getitem__(self, idx):
+        return np.asarray(self.audio[idx])[..., 0, :]
+
+
+# The sets whose S more than one stage reads (qaudio, acoustic_lm, the three separation stages, evaluate):
+# the training and test clips, and the mixtures and targets of the training triplets and the mixed test set.
+SHARED_CLIP_SPLITS = ("train", "test")
+SHARED_TRIPLET_SETS = (("triplets", "train"), ("testsets", "mixed"))
+
+
+def clip_feature_name(split: str) -> str:
+    return f"clips_{split}"
+
+
+def triplet_feature_names(directory: str, set_name: str) -> tuple[str, str]:
+    """(mixture, target) feature-set names of the triplet set ``<corpus>/<directory>/<set_name>``."""
+    return f"{directory}_{set_name}_mixture", f"{directory}_{set_name}_target"
+
+
+def export_shared_features(model, corpus: str | Path, dest: str | Path, export: bool = True,
+                           progress: bool = False) -> dict[str, list[int]]:
+    """Compute S of the shared sets with ``model`` (the pretrained AudioMAE) and write them to
+    ``dest`` as a :class:`FeatureStore` (whole folder, atomically). Returns name -> shape.
+    ``export=False`` (profiles that stream their data) writes the folder with no sets in it."""
+    from hsm_lib.io import atomic_folder
+
+    corpus = Path(corpus)
+    mean, std = fbank_stats(corpus)
+    n_frames = model.cfg.n_frames
+    shapes = {}
+    with atomic_folder(dest) as tmp:
+        store = FeatureStore(tmp)
+
+        def put(name: str, waves, rows: np.ndarray) -> None:
+            S = AudioMAEFeatures(model, waves, n_frames, mean, std, cache=True, progress=progress).cached
+            store.save(name, S, rows)
+            shapes[name] = list(S.shape)
+
+        for split in SHARED_CLIP_SPLITS if export else ():
+            clips = corpus_waves(corpus, split, "clips")
+            put(clip_feature_name(split), clips, clips)
+        for directory, set_name in SHARED_TRIPLET_SETS if export else ():
+            audio = np.load(corpus / directory / f"{set_name}.npy", mmap_mode="r")
+            mix_name, tgt_name = triplet_feature_names(directory, set_name)
+            put(mix_name, TripletMixtures(audio), audio)
+            put(tgt_name, TripletTargets(audio), audio)
+        (tmp / "manifest.json").write_text(json.dumps({"shapes": shapes}, indent=1) + "\n")
+    return shapes
+
+
+def shared_triplet_features(store: FeatureStore, directory: str, set_name: str,
+                            rows: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(S_mix, S_tgt) of the first ``len(rows)`` triplets of a shared set (``rows`` [n, 2, L], the
+    stored pairs), each None where the set was not exported."""
+    mix_name, tgt_name = triplet_feature_names(directory, set_name)
+    return store.load(mix_name, rows), store.load(tgt_name, rows)

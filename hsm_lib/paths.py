@@ -32,6 +32,11 @@ def corpus_dir(profile: str) -> Path:
     return profile_dir(profile) / "corpus"
 
 
+def features_dir(profile: str) -> Path:
+    """S of the sets several stages read, written once by the audiomae stage (FeatureStore)."""
+    return profile_dir(profile) / "features"
+
+
 def ood_dir(profile: str) -> Path:
     """The out-of-domain test set (stage ``ood_data``): data/<profile>/ood/testsets/ood.*."""
     return profile_dir(profile) / "ood"

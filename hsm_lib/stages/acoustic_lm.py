@@ -27,7 +27,8 @@ from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval.calibration import calibration_for
 from hsm_lib.eval.ceilings import ceilings, write_ceilings
 from hsm_lib.eval.tagger import default_tagger
-from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
+from hsm_lib.features import (AudioMAEFeatures, FeatureStore, clip_feature_name, corpus_waves, fbank_stats,
+                              shared_triplet_features)
 from hsm_lib.models.acoustic_lm import AcousticLM, AcousticLMConfig
 from hsm_lib.models.acoustic_nar import AcousticNAR, AcousticNARConfig
 from hsm_lib.registry import load_model
@@ -83,7 +84,9 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
     codec = load_model(models_dir / "codec", device)
     frozen = _Frozen(mae, codec, *fbank_stats(corpus), device)
     waves = corpus_waves(corpus, "train", "clips")[: P["train_clips"]]   # null: all
-    S = AudioMAEFeatures(mae, waves, mae.cfg.n_frames, frozen.mean, frozen.std, cache=P["cache_features"], progress=progress)
+    store = FeatureStore(paths.features_dir(profile))  # S the audiomae stage already computed
+    S = AudioMAEFeatures(mae, waves, mae.cfg.n_frames, frozen.mean, frozen.std, cache=P["cache_features"], progress=progress,
+                         precomputed=store.load(clip_feature_name("train"), waves) if P["cache_features"] else None)
     frames = -(-waves.shape[1] // codec.cfg.hop)
     torch.manual_seed(train_cfg.seed)
     state_dir = paths.resumable_state_dir(profile, "acoustic_lm", P["decoder"])
@@ -149,7 +152,8 @@ def acoustic_ceilings(model: AcousticLM | AcousticNAR, frozen: _Frozen, train_ta
     n = min(P["eval_clips"], len(mixed))
     items = [mixed[i] for i in range(n)]
     targets = np.stack([it["target"] for it in items])
-    target_S = AudioMAEFeatures(mae, targets, mae.cfg.n_frames, frozen.mean, frozen.std, cache=True)
+    _, stored = shared_triplet_features(FeatureStore(paths.features_dir(profile)), "testsets", "mixed", mixed.audio[:n])
+    target_S = AudioMAEFeatures(mae, targets, mae.cfg.n_frames, frozen.mean, frozen.std, cache=True, precomputed=stored)
     fit, fit_notes = (lm_fit(model, codec, target_S, targets, train_targets) if P["decoder"] == "lm"
                       else nar_fit(model, codec, target_S, targets))
     print(fit_notes[0])

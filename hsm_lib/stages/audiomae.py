@@ -20,7 +20,7 @@ from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import profile_section
 from hsm_lib.data.build import DataConfig
 from hsm_lib.eval import probes as pr
-from hsm_lib.features import corpus_fbanks, fbank_stats
+from hsm_lib.features import corpus_fbanks, export_shared_features, fbank_stats
 from hsm_lib.models.audiomae import AudioMAE, AudioMAEConfig
 from hsm_lib.stages.common import n_parameters, plot_smoothed, saved, window
 from hsm_lib.train.audiomae import MAETrainConfig, fit_audiomae
@@ -58,6 +58,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Audi
                     {"train": dataclasses.asdict(train_cfg), "train_on": P["train_on"], "history": history,
                      "fbank_stats": dict(zip(("mean", "std"), fbank_stats(corpus)))})
     print(f"final validation loss {history['val_loss'][-1]:.3f} (first {history['val_loss'][0]:.3f}); saved {out_dir}")
+    shapes = export_shared_features(model, corpus, paths.features_dir(profile), export=P["export_features"], progress=progress)
+    print(f"S of the sets later stages share: {shapes or 'none (export_features: false)'}")
     loss_fig = saved(plot_loss(history), "audiomae_loss")
     test = corpus_fbanks(corpus, "test", ("clips",), model_cfg.n_frames, limit=3).float()
     rec_fig = saved(plot_reconstructions(model, test), "audiomae_reconstructions")

@@ -24,7 +24,7 @@ from hsm_lib import paths
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import profile_section
 from hsm_lib.eval import retrieval
-from hsm_lib.features import AudioMAEFeatures, corpus_waves, fbank_stats
+from hsm_lib.features import AudioMAEFeatures, FeatureStore, clip_feature_name, corpus_waves, fbank_stats
 from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
 from hsm_lib.models.qaudio import QAudio, QAudioConfig, attention_mask
 from hsm_lib.registry import load_model
@@ -68,7 +68,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> QAud
     backbone = TextBackbone(P["text_backbone"])
     print(f"frozen AudioMAE: C_s = {mae.cfg.dim}, {mae.cfg.n_patches} patches; "
           f"frozen text backbone '{backbone.name}': C_t = {backbone.dim}")
-    inputs = load_inputs(mae, corpus, P["cache_features"], progress)
+    inputs = load_inputs(mae, corpus, P["cache_features"], progress, FeatureStore(paths.features_dir(profile)))
     all_train_captions = [c for caps in inputs.captions["train"] for c in caps]
     text_bank = CaptionFeatures(backbone, all_train_captions, cache=P["cache_features"])  # shared by both models
     qaudio, q_cfg, lut, q_hist = train_qaudio(mae, backbone, inputs, text_bank, all_train_captions, P, train_cfg, progress,
@@ -89,13 +89,16 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> QAud
     return QAudioResult(qaudio, clap, q_hist, c_hist, tuple(G.shape), table5, loss_fig, tsne_fig)
 
 
-def load_inputs(mae: torch.nn.Module, corpus: Path, cache: bool, progress: bool) -> _Inputs:
-    """Captions of the train and test clips, their frozen AudioMAE features, the test clips' tags."""
+def load_inputs(mae: torch.nn.Module, corpus: Path, cache: bool, progress: bool, store: FeatureStore | None = None) -> _Inputs:
+    """Captions of the train and test clips, their frozen AudioMAE features (from ``store``, the
+    audiomae stage's export, where it holds them), the test clips' tags."""
     mean, std = fbank_stats(corpus)
     captions = {s: [c["captions"] for c in json.loads((corpus / "clips" / f"{s}.json").read_text())] for s in SPLITS}
     tags = [c["tags"][0] for c in json.loads((corpus / "clips" / "test.json").read_text())]
-    S = {s: AudioMAEFeatures(mae, corpus_waves(corpus, s, "clips"), mae.cfg.n_frames, mean, std,
-                             cache=cache, progress=progress) for s in SPLITS}
+    waves = {s: corpus_waves(corpus, s, "clips") for s in SPLITS}
+    S = {s: AudioMAEFeatures(mae, waves[s], mae.cfg.n_frames, mean, std, cache=cache, progress=progress,
+                             precomputed=store.load(clip_feature_name(s), waves[s]) if store and cache else None)
+         for s in SPLITS}
     print({s: f"{len(S[s])} clips, {sum(map(len, captions[s]))} captions" for s in S})
     print("example:", captions["train"][0][0])
     return _Inputs(S, captions, tags)

@@ -12,7 +12,7 @@ import torch
 from hsm_lib import paths
 from hsm_lib.checkpoint import read_config
 from hsm_lib.data.triplets import TripletSet
-from hsm_lib.features import fbank_stats
+from hsm_lib.features import FeatureStore, fbank_stats, shared_triplet_features
 from hsm_lib.registry import load_model
 from hsm_lib.text.backbone import TextBackbone
 from hsm_lib.train.common import resolve_device
@@ -48,10 +48,14 @@ def load_setup(profile: str, P: dict[str, Any], progress: bool = True) -> Separa
     backbone = TextBackbone(read_config(models_dir / "qaudio", "qaudio")["text_backbone"])
     backbone.encoder.to(device)
     mean, std = fbank_stats(corpus)
+    store = FeatureStore(paths.features_dir(profile))
 
     def examples(directory: str, name: str, limit: int | None = None) -> SeparationExamples:
-        return SeparationExamples(TripletSet(corpus / directory, name), mae, mean, std, qaudio, backbone,
-                                  cache=P["cache_features"], limit=limit, progress=progress)
+        triplets = TripletSet(corpus / directory, name)
+        n = len(triplets) if limit is None else min(limit, len(triplets))
+        pre = shared_triplet_features(store, directory, name, triplets.audio[:n]) if P["cache_features"] else None
+        return SeparationExamples(triplets, mae, mean, std, qaudio, backbone, cache=P["cache_features"], limit=limit,
+                                  progress=progress, precomputed=pre)
 
     train = examples("triplets", "train", P["train_triplets"])
     test = examples("testsets", "mixed")

@@ -33,27 +33,6 @@ class SepTrainConfig(TrainConfig):
     local_weight: float = 1.0
 
 
-class _Mixtures:
-    """Mixtures of a triplet set's stored (target, other) int16 pairs, read per index (no copy
-    of the whole set): what AudioMAEFeatures indexes."""
-
-    def __init__(self, audio: np.ndarray):
-        self.audio = audio
-
-    def __len__(self) -> int:
-        return len(self.audio)
-
-    def __getitem__(self, idx):
-        from hsm_lib.features import triplet_mixtures
-
-        return triplet_mixtures(np.asarray(self.audio[idx]).reshape(-1, *self.audio.shape[1:]))
-
-
-class _Targets(_Mixtures):
-    def __getitem__(self, idx):
-        return np.asarray(self.audio[idx])[..., 0, :]
-
-
 @dataclass
 class Batch:
     """One batch of examples, on the model device.
@@ -75,13 +54,16 @@ class SeparationExamples:
     """The (triplet, instruction) examples of a triplet set and their frozen features.
 
     ``cache=True`` computes S and G of every mixture and target once (float16; the small
-    profiles); ``cache=False`` computes them per batch (the paper's 1.7M triplets).
+    profiles), or takes S from ``precomputed`` (S_mix, S_tgt of at least the first ``limit``
+    triplets, from the audiomae stage's FeatureStore); ``cache=False`` computes them per batch
+    (the paper's 1.7M triplets).
     """
 
     def __init__(self, triplets, mae, mean: float, std: float, qaudio, backbone,
                  parse: Callable | None = None, kinds: Sequence[str] = ("extraction", "removal"),
-                 cache: bool = True, limit: int | None = None, progress: bool = False):
-        from hsm_lib.features import AudioMAEFeatures
+                 cache: bool = True, limit: int | None = None, progress: bool = False,
+                 precomputed: tuple[torch.Tensor | None, torch.Tensor | None] | None = None):
+        from hsm_lib.features import AudioMAEFeatures, TripletMixtures, TripletTargets
         from hsm_lib.text.instructions import parse_instruction
         from hsm_lib.train.qaudio import CaptionFeatures
 
@@ -91,8 +73,11 @@ class SeparationExamples:
         audio = triplets.audio[:n]
         self.mae, self.qaudio, self.backbone = mae, qaudio, backbone
         self.device = next(qaudio.parameters()).device
-        self.S_mix = AudioMAEFeatures(mae, _Mixtures(audio), mae.cfg.n_frames, mean, std, cache=cache, progress=progress)
-        self.S_tgt = AudioMAEFeatures(mae, _Targets(audio), mae.cfg.n_frames, mean, std, cache=cache, progress=progress)
+        pre_mix, pre_tgt = precomputed if precomputed is not None and cache else (None, None)
+        self.S_mix = AudioMAEFeatures(mae, TripletMixtures(audio), mae.cfg.n_frames, mean, std, cache=cache, progress=progress,
+                                      precomputed=None if pre_mix is None else pre_mix[:n])
+        self.S_tgt = AudioMAEFeatures(mae, TripletTargets(audio), mae.cfg.n_frames, mean, std, cache=cache, progress=progress,
+                                      precomputed=None if pre_tgt is None else pre_tgt[:n])
         self.G_mix = self._globals(self.S_mix) if cache else None
         self.G_tgt = self._globals(self.S_tgt) if cache else None
         # one example per (triplet, instruction kind)
