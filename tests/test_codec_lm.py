@@ -178,6 +178,18 @@ def test_kv_cache_generation_is_identical_to_recomputation(cond_mode, head):
     assert torch.equal(a, b)
 
 
+def test_compiled_generation_gives_the_cached_tokens():
+    """The cached step through torch.compile (the path CUDA graphs take on a GPU) generates the
+    same tokens, with the end token and without."""
+    lm = tiny_lm("cross", "free")
+    cond = torch.randn(2, 10, 12)
+    eager, len_e = lm.generate(cond, 16, use_cache=True)
+    compiled, len_c = lm.generate(cond, 16, use_cache=True, compile_step=True)
+    assert torch.equal(eager, compiled) and torch.equal(len_e, len_c)
+    with pytest.raises(ValueError, match="compile_step needs use_cache"):
+        lm.generate(cond, 4, use_cache=False, compile_step=True)
+
+
 def test_sampling_follows_the_softmax_and_respects_top_k():
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0, -30.0]).log_softmax(-1).expand(40000, 5)
     gen = torch.Generator().manual_seed(0)
@@ -200,12 +212,27 @@ def test_cached_logits_match_full_forward(cond_mode, head):
     cond = torch.randn(2, 10, 12)
     frames = torch.randint(0, 16, (2, 6, 3))
     c = lm.condition(cond)
-    full, _ = lm.step(lm.embed_frames(frames, 0, c), c, None)
-    cache, steps = None, []
+    full = lm.step(lm.embed_frames(frames, 0, c), c, None)
+    cache, steps = lm.new_cache(2, 8), []
+    buffer = cache.buf.data_ptr()
     for t in range(6):
-        logits, cache = lm.step(lm.embed_frames(frames[:, t:t + 1], t, c), c, cache)
-        steps.append(logits)
+        steps.append(lm.step(lm.embed_frames(frames[:, t:t + 1], t, c), c, cache))
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    assert cache.buf.data_ptr() == buffer and int(cache.pos) == 6   # written in place, never reallocated
+    # a prefix at once, then frame by frame, gives the same logits too
+    cache = lm.new_cache(2, 8)
+    first = lm.step(lm.embed_frames(frames[:, :4], 0, c), c, cache)
+    rest = [lm.step(lm.embed_frames(frames[:, t:t + 1], t, c), c, cache) for t in (4, 5)]
+    assert torch.allclose(torch.cat([first, *rest], dim=1), full, atol=1e-5)
+
+
+def test_a_full_cache_is_an_error():
+    lm = tiny_lm("cross", "free")
+    c = lm.condition(torch.randn(1, 10, 12))
+    cache = lm.new_cache(1, 3)
+    lm.step(lm.embed_frames(torch.zeros(1, 3, 3, dtype=torch.long), 0, c), c, cache)
+    with pytest.raises(ValueError, match="holds 3 positions: 3 filled, 1 more"):
+        lm.step(lm.embed_frames(torch.zeros(1, 1, 3, dtype=torch.long), 3, c), c, cache)
 
 
 def test_aligned_s_reaches_a_frame_only_from_one_row_before_its_own():
@@ -220,7 +247,7 @@ def test_aligned_s_reaches_a_frame_only_from_one_row_before_its_own():
     def logits(s):
         c = lm.condition(s)
         bos = torch.full((1, 1, 3), lm.cfg.bos)
-        return lm.step(lm.embed_frames(torch.cat([bos, tokens], 1), 0, c), c, None)[0]
+        return lm.step(lm.embed_frames(torch.cat([bos, tokens], 1), 0, c), c, None)
     a, b = logits(cond), logits(other)
     assert torch.allclose(a[:, :8], b[:, :8], atol=1e-6)
     assert not torch.allclose(a[:, 8], b[:, 8], atol=1e-3)

@@ -25,6 +25,7 @@ from hsm_lib.data.importers import (
     import_fsd50k,
     import_music,
     import_wavcaps,
+    read_wavcaps_blacklists,
 )
 from hsm_lib.data.records import Recording
 
@@ -266,6 +267,23 @@ def test_wavcaps_filters_like_the_paper(tmp_path: Path) -> None:
     with pytest.warns(MissingAudioWarning):
         recs = _by_id(import_wavcaps(js, audio, include_freesound=True, max_duration=None, exclude_ids=["Y---1_cCGK4M"]))
     assert set(recs) == {"wavcaps:sb_2219", "wavcaps:bbc_07066104", "wavcaps:bbc_07070011", "wavcaps:fsd_180913"}
+
+
+def test_wavcaps_published_blacklists_exclude_per_subset(tmp_path: Path) -> None:
+    """WavCaps' blacklist files (``{"AudioSet": ["Y....wav"], "FreeSound": ["<id>", "Not found"]}``)
+    remove those clips from their own subset only: an id listed under FreeSound stays in SoundBible."""
+    js, audio = _wavcaps(tmp_path)
+    blacklist = tmp_path / "blacklist_exclude_test_ac.json"
+    _text(blacklist, json.dumps({"AudioSet": ["Y---1_cCGK4M.wav"], "FreeSound": ["180913", "2219", "Not found"]}))
+    with pytest.warns(MissingAudioWarning):
+        recs = _by_id(import_wavcaps(js, audio, include_freesound=True, exclude_lists=[blacklist]))
+    assert set(recs) == {"wavcaps:sb_2219", "wavcaps:bbc_07066104"}
+    assert read_wavcaps_blacklists([blacklist]) == {"AudioSet_SL": {"Y---1_cCGK4M"}, "FreeSound": {"180913", "2219"}}
+    with pytest.raises(ValueError, match="blacklist .*absent.json is missing"):
+        import_wavcaps(js, audio, exclude_lists=[tmp_path / "absent.json"])
+    _text(blacklist, json.dumps({"Jamendo": ["1"]}))
+    with pytest.raises(ValueError, match="key 'Jamendo', not a list of ids of one of the subsets"):
+        read_wavcaps_blacklists([blacklist])
 
 
 def test_wavcaps_audio_key_variants(tmp_path: Path) -> None:

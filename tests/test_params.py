@@ -17,6 +17,13 @@ def test_paper_profile_holds_the_papers_data_values():
     assert d["triplets"]["train"] == 1_700_000  # 1.7M mixture-target pairs
     assert d["fbank_frames"] == 1024 and d["fbank_frames"] % 16 == 0
     assert d["use_offline_corpus"] is False
+    # WavCaps' published blacklist keeps AudioCaps and Clotho test clips out of training, and the importer accepts it
+    import inspect
+
+    from hsm_lib.data.importers import import_wavcaps
+    lists = d["corpora"]["wavcaps"]["exclude_lists"]
+    assert any(str(p).endswith("blacklist_exclude_test_ac.json") for p in lists)
+    assert "exclude_lists" in inspect.signature(import_wavcaps).parameters
 
 
 def test_profiles_differ_only_in_values():

@@ -443,19 +443,46 @@ def _wavcaps_subset(path: Path) -> str:
     )
 
 
+def read_wavcaps_blacklists(paths: Iterable[PathLike]) -> dict[str, set[str]]:
+    """WavCaps' published blacklists (``blacklist_exclude_test_ac.json``, ...: ``{"AudioSet":
+    ["Y....wav", ...], "FreeSound": ["12345", ...]}``, the clips that overlap other corpora's
+    test sets) -> subset name -> the excluded id stems. A key names the subset it starts
+    ("AudioSet" -> AudioSet_SL); ``"Not found"`` placeholders are skipped."""
+    excluded: dict[str, set[str]] = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ValueError(f"wavcaps: the blacklist {path} is missing (exclude_lists)")
+        try:
+            lists = json.loads(_read_text(path))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"wavcaps: the blacklist {path} is not valid JSON ({e})") from None
+        if not isinstance(lists, dict):
+            raise ValueError(f"wavcaps: the blacklist {path} is not a JSON object of subset -> ids")
+        for key, ids in lists.items():
+            subset = next((s for s in WAVCAPS_SUBSETS.values() if s.lower().startswith(key.lower())), None)
+            if subset is None or not isinstance(ids, list):
+                raise ValueError(f"wavcaps: the blacklist {path} has key {key!r}, not a list of ids of one of the "
+                                 f"subsets {sorted(WAVCAPS_SUBSETS.values())}")
+            excluded.setdefault(subset, set()).update(
+                _strip_audio_ext(os.path.basename(str(i))) for i in ids if str(i) != "Not found")
+    return excluded
+
+
 def import_wavcaps(
     metadata: Metadata,
     audio_root: PathLike,
     include_freesound: bool = False,
     max_duration: float | None = 60.0,
     exclude_ids: Iterable[str] = (),
+    exclude_lists: Iterable[PathLike] = (),
 ) -> list[Recording]:
     """WavCaps JSON files (``as_final.json``, ``bbc_final.json``, ``fsd_final.json``, ``sb_final.json``).
 
     Each is ``{"num_captions_per_audio": 1, "data": [{"id", "caption", "duration", ...}]}``.
     Following the paper, the FreeSound subset is skipped unless ``include_freesound`` and
     SoundBible/BBC clips longer than ``max_duration`` seconds are dropped. ``exclude_ids``
-    (raw ids or their stems) removes e.g. WavCaps' published test-overlap blacklists. All
+    (raw ids or their stems, any subset) and ``exclude_lists`` (WavCaps' published blacklist
+    files, per subset: :func:`read_wavcaps_blacklists`) remove clips that overlap the test sets. All
     records are ``train``; ids are ``wavcaps:<subset prefix>_<id stem>`` (subsets reuse ids).
 
     Audio: the entry's ``audio``/``wav_path``/``file_name`` value if it names a file (the
@@ -464,6 +491,7 @@ def import_wavcaps(
     ``<subset>``/``<subset>_flac`` (the folder names of the HuggingFace release).
     """
     excluded = set(exclude_ids)
+    blacklisted = read_wavcaps_blacklists(exclude_lists)
     short = {v: k for k, v in WAVCAPS_SUBSETS.items()}
     entries, dropped = [], 0
     for path in _metadata_files("wavcaps", metadata):
@@ -482,7 +510,7 @@ def import_wavcaps(
             raw_id = str(item["id"])
             stem = _strip_audio_ext(os.path.basename(raw_id))
             duration = _number(item.get("duration") or 0.0, path, "wavcaps", "duration")
-            if raw_id in excluded or stem in excluded:
+            if raw_id in excluded or stem in excluded or stem in blacklisted.get(subset, ()):
                 continue
             if max_duration is not None and subset in _WAVCAPS_LONG_DROPPED and duration > max_duration:
                 dropped += 1

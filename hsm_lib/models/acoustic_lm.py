@@ -87,7 +87,46 @@ class AcousticLMConfig(ModelConfig):
 COND_MODES = ("cross", "aligned", "both")
 LM_HEADS = ("free", "codebook")
 BETA_INIT, BETA_RATE = 0.1, 20.0   # codebook head: initial precision; log-precision per unit of its parameter
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class StaticKVCache:
+    """Every layer's self-attention keys and values in one buffer allocated once,
+    [layers, 2, B, heads, capacity, head_dim], filled up to ``pos`` (a 0-d long tensor).
+
+    A step writes its keys/values into place (``index_copy_``) and attends over the whole
+    capacity, with the positions not yet written masked out. So no tensor is reallocated or
+    grows between steps (the old cache grew by ``torch.cat`` at every step, which is slower
+    than recomputing on a GPU), and every step has the same shapes, the same storage and no
+    Python-side position: what ``torch.compile`` needs to compile the step once, and CUDA
+    graphs need to capture it.
+    """
+
+    def __init__(self, layers: int, batch: int, heads: int, capacity: int, head_dim: int,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
+        self.buf = torch.zeros(layers, 2, batch, heads, capacity, head_dim, device=device, dtype=dtype)
+        self.pos = torch.zeros((), dtype=torch.long, device=device)
+        self.slots = torch.arange(capacity, device=device)
+
+    @property
+    def capacity(self) -> int:
+        return self.buf.shape[4]
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Store k, v [B, heads, n, head_dim] of the n new positions at ``pos``..; returns every
+        slot's keys and values [B, heads, capacity, head_dim] and the mask [n, capacity] (True =
+        the new position may attend to that slot: written, and not after itself)."""
+        n = k.shape[2]
+        # the check reads pos back: free on a CPU, a sync on a GPU, impossible inside a compiled step
+        if self.buf.device.type == "cpu" and not torch.compiler.is_compiling() and int(self.pos) + n > self.capacity:
+            raise ValueError(f"the key/value cache holds {self.capacity} positions: {int(self.pos)} filled, {n} more asked")
+        at = self.pos + self.slots[:n]
+        self.buf[layer, 0].index_copy_(2, at, k.to(self.buf.dtype))
+        self.buf[layer, 1].index_copy_(2, at, v.to(self.buf.dtype))
+        return self.buf[layer, 0], self.buf[layer, 1], self.slots[None, :] <= at[:, None]
+
+    def advance(self, n: int) -> None:
+        """Mark the n positions just written as filled (in place: the tensor is not replaced)."""
+        self.pos.add_(n)
 
 
 @dataclass
@@ -110,20 +149,20 @@ class DecoderBlock(nn.Module):
         self.norm3, self.mlp = nn.LayerNorm(dim), MLP(dim, mlp_ratio)
 
     def forward(self, x: torch.Tensor, cond_kv: tuple[torch.Tensor, torch.Tensor] | None,
-                past: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x: [B, L, dim] new positions; past: cached (k, v) [B, heads, L_past, d] of earlier positions.
-        Returns the output and the cache extended by the new positions."""
+                cache: StaticKVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """x: [B, L, dim] new positions. Without ``cache`` they are the whole sequence (causal);
+        with it they follow the cache's filled positions, and their keys/values are written to its
+        slots for ``layer``. Returns [B, L, dim]."""
         h = self.norm1(x)
         k, v = self.self_attn.project_kv(h)
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        n_new, n_all = x.shape[1], k.shape[2]
-        # new position i (absolute n_all - n_new + i) sees every position up to itself
-        mask = torch.ones(n_new, n_all, dtype=torch.bool, device=x.device).tril(diagonal=n_all - n_new)
+        if cache is not None:
+            k, v, mask = cache.write(layer, k, v)
+        else:  # position i sees every position up to itself
+            mask = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).tril()
         x = x + self.self_attn(h, mask=mask, kv=(k, v))
         if self.cross_attn is not None:
             x = x + self.cross_attn(self.norm2(x), kv=cond_kv)
-        return x + self.mlp(self.norm3(x)), (k, v)
+        return x + self.mlp(self.norm3(x))
 
 
 class AcousticLM(nn.Module):
@@ -228,13 +267,19 @@ class AcousticLM(nn.Module):
             x = x + cond.rows[:, row] + self.row_phase(phase)
         return x
 
-    def hidden(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        """Run the blocks on new positions x [B, L, dim]; returns the normed states [B, L, dim] and the cache."""
-        new_cache = []
+    def new_cache(self, batch: int, capacity: int, device: torch.device | str = "cpu",
+                  dtype: torch.dtype = torch.float32) -> StaticKVCache:
+        """An empty key/value cache for ``batch`` sequences of up to ``capacity`` positions."""
+        return StaticKVCache(len(self.blocks), batch, self.cfg.heads, capacity, self.cfg.dim // self.cfg.heads, device, dtype)
+
+    def hidden(self, x: torch.Tensor, cond: Condition, cache: StaticKVCache | None) -> torch.Tensor:
+        """Run the blocks on new positions x [B, L, dim] (after the cache's filled positions, which
+        it then extends by L); returns the normed states [B, L, dim]."""
         for i, blk in enumerate(self.blocks):
-            x, kv = blk(x, cond.kv[i], None if cache is None else cache[i])
-            new_cache.append(kv)
-        return self.norm(x), new_cache
+            x = blk(x, cond.kv[i], cache, i)
+        if cache is not None:
+            cache.advance(x.shape[1])
+        return self.norm(x)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """States [..., dim] -> every group's logits [..., G, K + 1]."""
@@ -246,10 +291,9 @@ class AcousticLM(nn.Module):
         codes = self.beta()[:, None] * near
         return torch.cat([codes, self.eos_head(h).unsqueeze(-1)], -1)
 
-    def step(self, x: torch.Tensor, cond: Condition, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1] and the cache."""
-        h, new_cache = self.hidden(x, cond, cache)
-        return self.logits(h), new_cache
+    def step(self, x: torch.Tensor, cond: Condition, cache: StaticKVCache | None) -> torch.Tensor:
+        """Run the blocks on new positions x [B, L, dim]; returns logits [B, L, G, K + 1]."""
+        return self.logits(self.hidden(x, cond, cache))
 
     # --- training -----------------------------------------------------------------------------
 
@@ -289,7 +333,7 @@ class AcousticLM(nn.Module):
             hide = (torch.rand(b, t + 1, generator=generator, device=dev) < input_dropout).to(inputs.device)
             inputs = inputs.masked_fill(hide[..., None], self.cfg.bos)
         c = self.condition(cond)
-        h, _ = self.hidden(self.embed_frames(inputs, 0, c), c, None)   # [B, T_a + 1, dim]
+        h = self.hidden(self.embed_frames(inputs, 0, c), c, None)      # [B, T_a + 1, dim]
         h, targets = h.reshape(-1, h.shape[-1]), targets.reshape(-1, g)
         if scored_fraction < 1.0:
             n = max(1, round(scored_fraction * len(h)))
@@ -299,6 +343,14 @@ class AcousticLM(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
     # --- generation ---------------------------------------------------------------------------
+
+    def _compiled_step(self, device: torch.device):
+        """:meth:`step` through torch.compile, built once per model (recompiled by torch only when
+        the batch size or the cache's capacity changes)."""
+        if getattr(self, "_compiled", None) is None:
+            mode = "reduce-overhead" if torch.device(device).type == "cuda" else None
+            self._compiled = torch.compile(self.step, mode=mode, dynamic=False)
+        return self._compiled
 
     @staticmethod
     def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -320,7 +372,7 @@ class AcousticLM(nn.Module):
     @torch.no_grad()
     def generate(self, cond: torch.Tensor, max_frames: int, temperature: float = 0.0, top_k: int = 0,
                  use_cache: bool = True, generator: torch.Generator | None = None,
-                 stop_at_end: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                 stop_at_end: bool = True, compile_step: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate codec tokens for a batch of conditions.
 
         Args:
@@ -328,8 +380,11 @@ class AcousticLM(nn.Module):
             max_frames: frame budget (at most ``cfg.max_frames``).
             temperature, top_k: 0 = greedy; otherwise sampling with the given temperature and,
                 if top_k > 0, from the top-k codes only.
-            use_cache: keep keys/values of earlier frames (O(T) per step) instead of recomputing
-                the whole prefix (O(T^2)); both give the same tokens.
+            use_cache: keep keys/values of earlier frames in a preallocated cache (O(T) per step)
+                instead of recomputing the whole prefix (O(T^2)); both give the same tokens.
+            compile_step: run the cached step through ``torch.compile`` (same shapes at every step,
+                so it compiles once per batch size and frame budget; on CUDA, mode
+                "reduce-overhead" captures it as a CUDA graph). Needs ``use_cache``.
             stop_at_end: end a sequence at its end token; False generates exactly ``max_frames``
                 frames whatever the end head says (the caller knows the length: a window of a
                 recording, a fixed-length clip).
@@ -342,13 +397,16 @@ class AcousticLM(nn.Module):
         frames = torch.full((b, 1, g), self.cfg.bos, dtype=torch.long, device=cond.device)
         lengths = torch.full((b,), max_frames, dtype=torch.long, device=cond.device)
         done = torch.zeros(b, dtype=torch.bool, device=cond.device)
-        cache: KVCache | None = None
+        if compile_step and not use_cache:
+            raise ValueError("compile_step needs use_cache (the uncached step changes shape every frame)")
+        cache = self.new_cache(b, max_frames + 1, cond.device, cond.dtype) if use_cache else None
+        step = self._compiled_step(cond.device) if compile_step else self.step
         out = []
         for t in range(max_frames + 1):
             if use_cache:
-                logits, cache = self.step(self.embed_frames(frames[:, -1:], t, c), c, cache)
+                logits = step(self.embed_frames(frames[:, -1:], t, c), c, cache)
             else:
-                logits, _ = self.step(self.embed_frames(frames, 0, c), c, None)
+                logits = self.step(self.embed_frames(frames, 0, c), c, None)
             last = logits[:, -1]                                            # [B, G, K + 1]
             if stop_at_end:   # group 0 decides the end
                 ended = self._pick(last[:, 0], temperature, top_k, generator) == self.cfg.eos
