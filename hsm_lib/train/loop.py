@@ -33,11 +33,20 @@ from tqdm.auto import tqdm
 
 from hsm_lib.config import ConfigError, from_section
 from hsm_lib.train.common import resolve_device, seed_everything, warmup_cosine
+from hsm_lib.train.distributed import average_gradients, barrier, gather_objects, join, shard, world_from_env
 from hsm_lib.train.state import load_state, save_state
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "auto": "auto"}
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The forward pass's autocast dtype: None for fp32; "auto" is bf16 on a CUDA device that
+    supports it (the paper profile's GPUs) and fp32 elsewhere (a CPU gains nothing from it)."""
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    return PRECISIONS[precision]
 
 
 @dataclass
@@ -55,11 +64,15 @@ class TrainConfig:
     decay_all_params: bool = False
     warmup_steps: int = 50
     grad_clip: float | None = 1.0   # max global gradient norm; None: no clipping
-    precision: str = "fp32"         # "fp32", or "bf16" autocast for the forward pass
+    precision: str = "fp32"         # "fp32", "bf16" autocast for the forward pass, or "auto": bf16 on CUDA, else fp32
     log_every: int = 20             # steps between progress-bar updates
     checkpoint_every: int = 0       # steps between resumable states (0: only at the end)
     seed: int = 0
     device: str = "auto"
+    # Gradient accumulation: each process's share of a batch runs as this many micro-batches, one
+    # backward pass each, before one optimizer step (the same step, in less memory). Under torchrun
+    # the batch is the global one, split over the processes first.
+    accumulate: int = 1
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # YAML gives a list
@@ -69,6 +82,8 @@ class TrainConfig:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.steps < 0 or self.batch_size < 1:
             raise ConfigError(f"steps must be >= 0 and batch_size >= 1, got {self.steps} and {self.batch_size}")
+        if self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], section: str = "train"):
@@ -80,6 +95,8 @@ class TrainConfig:
         """The resolved configuration, as stored in checkpoints."""
         d = asdict(self)
         d["betas"] = list(self.betas)
+        if d["accumulate"] == 1:  # stored only when set: checkpoints written before it existed stay as they were
+            del d["accumulate"]
         return d
 
 
@@ -179,21 +196,29 @@ class Trainer:
 
     Creating the trainer seeds Python, NumPy and torch with ``cfg.seed``; ``generator`` (torch)
     and ``rng`` (NumPy) are the run's own seeded generators for the step function's draws.
+
+    Under ``torchrun`` (:mod:`hsm_lib.train.distributed`) every rank draws the same global batch
+    of indices and runs ``step_fn`` on its share; the gradients are averaged over the ranks, so
+    a step is one process's step on the whole batch. Each rank's own draws (``generator``,
+    ``rng``, the global RNGs) are seeded with ``cfg.seed + rank``; rank 0 alone saves the state.
     """
 
     def __init__(self, cfg: TrainConfig, optimized: Iterable[torch.nn.Module], n_examples: int | None = None,
                  state_dir: str | Path | None = None, extra_state: Mapping[str, Stateful] | None = None,
                  desc: str = "train", progress: bool = True):
-        self.cfg, self.desc, self.progress = cfg, desc, progress
-        self.device = resolve_device(cfg.device)
-        self.generator = seed_everything(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
+        self.world = world_from_env()
+        self.cfg, self.desc, self.progress = cfg, desc, progress and self.world.is_main
+        self.device = join(self.world, resolve_device(cfg.device))
+        self.generator = seed_everything(cfg.seed + self.world.rank)
+        self.rng = np.random.default_rng(cfg.seed + self.world.rank)
         self.modules = list(optimized)
         for m in self.modules:
             m.to(self.device).train()
         self.optimizer = adamw(self.modules, cfg.lr, cfg.weight_decay, cfg.betas, cfg.decay_all_params)
         self.scheduler = warmup_cosine(self.optimizer, cfg.warmup_steps, cfg.steps)
-        self.sampler = IndexSampler(n_examples, cfg.batch_size, self.generator) if n_examples is not None else None
+        # the global batch order is the same on every rank: its own generator under torchrun
+        self.order = torch.Generator().manual_seed(cfg.seed) if self.world.distributed else self.generator
+        self.sampler = IndexSampler(n_examples, cfg.batch_size, self.order) if n_examples is not None else None
         self.extra_state = dict(extra_state or {})
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.step = 0
@@ -209,19 +234,28 @@ class Trainer:
                           "desc": self.desc, "shapes": shapes, "extra": sorted(self.extra_state)}, sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def _state(self) -> dict[str, Any]:
+    def _rng_state(self) -> dict[str, Any]:
+        return {**_global_rng_state(), "generator": self.generator.get_state(), "numpy_generator": self.rng.bit_generator.state}
+
+    def _state(self, rngs: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint(), "step": self.step, "history": self.history,
             "models": [m.state_dict() for m in self.modules],
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "sampler": self.sampler.state_dict() if self.sampler is not None else None,
             "extra": {k: v.state_dict() for k, v in self.extra_state.items()},
-            "rng": {**_global_rng_state(), "generator": self.generator.get_state(), "numpy_generator": self.rng.bit_generator.state},
+            "rng": rngs[0],
+            **({"rank_rng": rngs[1:], "order": self.order.get_state()} if self.world.distributed else {}),
         }
 
     def save(self) -> None:
-        if self.state_dir is not None:
-            save_state(self.state_dir, self._state())
+        """Write the resumable state (rank 0; every rank's random state goes into it)."""
+        if self.state_dir is None:
+            return
+        rngs = gather_objects(self._rng_state(), self.world)
+        if self.world.is_main:
+            save_state(self.state_dir, self._state(rngs))
+        barrier(self.world)
 
     def try_resume(self) -> bool:
         """Load the saved state if there is one for this run; True if it did."""
@@ -241,7 +275,12 @@ class Trainer:
             self.sampler.load_state_dict(state["sampler"])
         for k, v in self.extra_state.items():
             v.load_state_dict(state["extra"][k])
-        rng = state["rng"]
+        if self.world.distributed and len(state.get("rank_rng", [])) != self.world.size - 1:
+            raise RuntimeError(f"{self.desc}: the state in {self.state_dir} was saved by another number of processes "
+                               f"than the {self.world.size} running now; remove it to start afresh")
+        rng = state["rng"] if self.world.rank == 0 else state["rank_rng"][self.world.rank - 1]
+        if self.world.distributed:
+            self.order.set_state(state["order"])
         _set_global_rng_state(rng)
         self.generator.set_state(rng["generator"])
         self.rng.bit_generator.state = rng["numpy_generator"]
@@ -266,15 +305,12 @@ class Trainer:
             print(f"[{self.desc}] resuming at step {self.step} of {cfg.steps} ({self.state_dir})")
         # Clip in the modules' own parameter order: the global norm's float sum depends on it.
         params = [p for m in self.modules for p in m.parameters() if p.requires_grad]
-        dtype = PRECISIONS[cfg.precision]
+        dtype = autocast_dtype(cfg.precision, self.device)
         bar = tqdm(range(self.step + 1, cfg.steps + 1), total=cfg.steps, initial=self.step, desc=self.desc,
                    disable=not self.progress)
         for step in bar:
-            idx = self.sampler.next() if self.sampler is not None else None
-            with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                loss, logs = step_fn(step, idx)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            logs = self._backward(step_fn, step, dtype)
             if cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             self.optimizer.step()
@@ -291,3 +327,28 @@ class Trainer:
         for m in self.modules:
             m.eval()
         return self.history
+
+    def _backward(self, step_fn: StepFn, step: int, dtype: torch.dtype | None) -> dict[str, float]:
+        """Accumulate the gradient of one step's loss: this rank's share of the batch, in
+        ``cfg.accumulate`` micro-batches, then averaged over the ranks. Each part's loss is
+        weighted by its share of the global batch, so the gradient is that of the whole batch's
+        mean loss. Returns the step function's logs, averaged the same way over this rank's parts."""
+        k, world = self.cfg.accumulate, self.world
+        idx = self.sampler.next() if self.sampler is not None else None
+        if idx is None:   # the step function draws its own batch: every part draws one
+            parts, weights = [None] * k, [1.0 / k] * k
+        else:
+            mine = shard(idx, world)
+            parts = [p for p in mine.tensor_split(k) if len(p)]
+            weights = [len(p) * world.size / len(idx) for p in parts]   # sums to world.size * len(mine) / len(idx)
+        logs: dict[str, float] = {}
+        for part, w in zip(parts, weights):
+            with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss, part_logs = step_fn(step, part)
+            (loss * w).backward() if (w != 1.0) else loss.backward()
+            for name, v in part_logs.items():
+                logs[name] = logs.get(name, 0.0) + v * w / sum(weights)
+        if world.distributed:
+            params = [p for m in self.modules for p in m.parameters() if p.requires_grad]
+            average_gradients(params, 1.0 / world.size, world)
+        return logs
