@@ -10,7 +10,6 @@ codec), is saved to data/<profile>/models/acoustic_lm, and ``ceilings_acoustic``
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -104,7 +103,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Acou
     print(f"acoustic decoder ({P['decoder']}): {n_parameters(model) / 1e6:.2f} M parameters; trained on {len(S)} clips, "
           f"{frames} frames x {codec.cfg.groups} groups each")
     save_checkpoint(models_dir / "acoustic_lm", model, "acoustic_lm" if P["decoder"] == "lm" else "acoustic_nar",
-                    cfg.to_dict(), {"train": dataclasses.asdict(train_cfg), "history": history})
+                    cfg.to_dict(), {"train": train_cfg.to_dict(), "history": history})
     fig = saved(loss_figure(history, ylabel, f"acoustic decoder, {P['decoder']} (mean of {{k}} steps)"), "acoustic_lm_loss")
     return acoustic_ceilings(model, frozen, train_targets, corpus, P, train_cfg, profile, history, fig)
 

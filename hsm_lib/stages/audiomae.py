@@ -6,7 +6,6 @@ data/<profile>/models/audiomae, draws the loss and reconstructions, and writes T
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Audi
     history = pretrain(model, corpus, P, train_cfg, progress, paths.resumable_state_dir(profile, "audiomae", "audiomae"))
     out_dir = paths.profile_dir(profile) / "models" / "audiomae"
     save_checkpoint(out_dir, model, "audiomae", model_cfg.to_dict(),
-                    {"train": dataclasses.asdict(train_cfg), "train_on": P["train_on"], "history": history,
+                    {"train": train_cfg.to_dict(), "train_on": P["train_on"], "history": history,
                      "fbank_stats": dict(zip(("mean", "std"), fbank_stats(corpus)))})
     print(f"final validation loss {history['val_loss'][-1]:.3f} (first {history['val_loss'][0]:.3f}); saved {out_dir}")
     shapes = export_shared_features(model, corpus, paths.features_dir(profile), export=P["export_features"], progress=progress)

@@ -8,7 +8,6 @@ SI-SDRi on the mixed test set (stage ``evaluate`` scores it properly).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +56,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
     history = fit_resunet(model, train.audio, text, train_cfg, progress=progress,
                           state_dir=paths.resumable_state_dir(profile, "baselines", "resunet_film"), other_text=other_text)
     save_checkpoint(models_dir / "resunet_film", model, "resunet_film", cfg.to_dict(),
-                    {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
+                    {"text_backbone": backbone.name, "train": train_cfg.to_dict(), "history": history})
     fig = saved(loss_figure(history, LOSS_LABELS[train_cfg.loss], "ResUNet-FiLM training loss (mean of {k} steps)"), "baseline_loss")
     sdri = first_look(model, backbone, corpus)
     print(f"SI-SDRi on {len(sdri)} mixed test triplets: {np.mean(sdri):.2f} dB")

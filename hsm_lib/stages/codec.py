@@ -74,7 +74,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Code
                         state_dir=paths.resumable_state_dir(profile, "codec", "codec"))
     train_seconds = round(time.perf_counter() - start, 1)
     save_checkpoint(paths.profile_dir(profile) / "models" / "codec", codec, kind, cfg.to_dict(),
-                    {"train": dataclasses.asdict(train_cfg), "bitrate": cfg.bitrate, "history": history})
+                    {"train": train_cfg.to_dict(), "bitrate": cfg.bitrate, "history": history})
     loss_fig = saved(plot_loss(history, train_cfg), "codec_loss")
     test = to_float(np.asarray(corpus_waves(corpus, "test", "clips")[: P["eval_clips"]]))
     systems = codec_systems(codec)

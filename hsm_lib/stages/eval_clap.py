@@ -8,7 +8,6 @@ sentence embedding. Saved to data/<profile>/models/eval_clap; its test retrieval
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +60,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Eval
     history = fit_eval_clap(model, audio["train"], captions["train"], sentences(backbone, flat), train_cfg, progress=progress,
                             state_dir=paths.resumable_state_dir(profile, "eval_clap", "eval_clap"))
     save_checkpoint(models_dir / "eval_clap", model, "eval_clap", cfg.to_dict(),
-                    {"text_backbone": backbone.name, "train": dataclasses.asdict(train_cfg), "history": history})
+                    {"text_backbone": backbone.name, "train": train_cfg.to_dict(), "history": history})
     recall = retrieval_table(model, backbone, audio["test"], captions["test"], history, profile)
     return EvalCLAPResult(model, history, recall, (paths.reports_dir() / "eval_clap.md").read_text())
 

@@ -7,7 +7,6 @@ data/<profile>/models/h1, then writes ``global_sep`` and the Fig. 5 t-SNE.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +53,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Glob
     setup = load_setup(profile, P, progress)
     h1, history = train_h1(setup, P, progress, paths.resumable_state_dir(profile, "global_sep", "h1"))
     save_checkpoint(setup.models_dir / "h1", h1, "h1", h1.cfg.to_dict(),
-                    {"train": dataclasses.asdict(setup.train_cfg), "history": history})
+                    {"train": setup.train_cfg.to_dict(), "history": history})
     loss_fig = saved(loss_figure(history, "(1 - cos) + L1", "H1 training loss (mean of {k} steps)"), "global_sep_loss")
     write_global_table(score(setup.test, h1=h1), profile, len(setup.test.records))
     table = (paths.reports_dir() / "global_sep.md").read_text()

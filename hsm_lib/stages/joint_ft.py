@@ -8,7 +8,6 @@ makes the models folder a checkpoint ``Separator.from_pretrained`` loads), and t
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +53,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Join
             p.requires_grad_(True)
     history = fit_joint(h1, h2, setup.train, setup.train_cfg, progress=progress,
                         state_dir=paths.resumable_state_dir(profile, "joint_ft", "joint"))
-    extra = {"train": dataclasses.asdict(setup.train_cfg), "history": history}
+    extra = {"train": setup.train_cfg.to_dict(), "history": history}
     save_checkpoint(setup.models_dir / "h1_joint", h1, "h1", h1.cfg.to_dict(), extra)
     save_checkpoint(setup.models_dir / "h2_joint", h2, "h2", h2.cfg.to_dict(), extra)
     after = score(setup.test, h1=h1, h2=h2)

@@ -8,7 +8,6 @@ them to data/<profile>/models/{h2,single}, and writes ``local_sep`` and Fig. 6.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Loca
     setup = load_setup(profile, P, progress)
     h1 = load_model(setup.models_dir / "h1", setup.device)
     h2, single = build_models(setup, P["model"])
-    train = dataclasses.asdict(setup.train_cfg)
+    train = setup.train_cfg.to_dict()
     h2_hist = fit_local(h2, setup.train, setup.train_cfg, progress=progress,
                         state_dir=paths.resumable_state_dir(profile, "local_sep", "h2"))
     save_checkpoint(setup.models_dir / "h2", h2, "h2", h2.cfg.to_dict(), {"train": train, "history": h2_hist})

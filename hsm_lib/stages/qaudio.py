@@ -7,7 +7,6 @@ data/<profile>/models/{qaudio,clap_baseline}.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -74,13 +73,13 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> QAud
     qaudio, q_cfg, lut, q_hist = train_qaudio(mae, backbone, inputs, text_bank, all_train_captions, P, train_cfg, progress,
                                              paths.resumable_state_dir(profile, "qaudio", "qaudio"))
     save_checkpoint(models_dir / "qaudio", qaudio, "qaudio", q_cfg.to_dict(),
-                    {"text_backbone": P["text_backbone"], "train": dataclasses.asdict(train_cfg), "history": q_hist})
+                    {"text_backbone": P["text_backbone"], "train": train_cfg.to_dict(), "history": q_hist})
     torch.manual_seed(train_cfg.seed)
     clap = CLAPBaseline(CLAPConfig(audio_dim=mae.cfg.dim, text_dim=backbone.dim, **P["clap"]))
     c_hist = fit_pairs(clap, inputs.S["train"], inputs.captions["train"], backbone, train_cfg, desc="CLAP-style", text_bank=text_bank,
                       progress=progress, state_dir=paths.resumable_state_dir(profile, "qaudio", "clap_baseline"))
     save_checkpoint(models_dir / "clap_baseline", clap, "clap_baseline", clap.cfg.to_dict(),
-                    {"text_backbone": P["text_backbone"], "train": dataclasses.asdict(train_cfg), "history": c_hist})
+                    {"text_backbone": P["text_backbone"], "train": train_cfg.to_dict(), "history": c_hist})
     loss_fig = saved(plot_loss(q_hist, c_hist), "qaudio_loss")
     table5 = retrieval_table(qaudio, clap, lut, backbone, inputs, P, train_cfg, profile, progress)
     G = global_features(qaudio, inputs.S["test"])
