@@ -40,9 +40,12 @@ def main() -> None:
     y = torch.sin(x @ torch.randn(6, 3, generator=data))
     torch.manual_seed(3)   # the same initial weights on every rank
     model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+    # trained but never used by the loss: its gradient stays None, so AdamW must leave it as it is
+    unused = torch.nn.Linear(4, 4)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch, lr=1e-2, warmup_steps=2, checkpoint_every=3,
                       device="cpu", seed=11, accumulate=args.accumulate)
-    trainer = Trainer(cfg, [model], n_examples=len(x), state_dir=args.state_dir, desc="ddp-test", progress=False)
+    trainer = Trainer(cfg, [model, unused], n_examples=len(x), state_dir=args.state_dir, desc="ddp-test",
+                      progress=False, splittable=True)
     world = world_from_env()
 
     def step(k: int, idx: torch.Tensor):
@@ -54,7 +57,8 @@ def main() -> None:
 
     trainer.fit(step)
     if world.is_main:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.out)
+        weights = {**model.state_dict(), **{f"unused.{k}": v for k, v in unused.state_dict().items()}}
+        save_file({k: v.contiguous() for k, v in weights.items()}, args.out)
         print(f"finished on {world.size} process(es) at step {trainer.step}", flush=True)
 
 

@@ -43,9 +43,19 @@ def one_process(tmp_path_factory) -> dict[str, torch.Tensor]:
 
 def test_two_processes_step_like_one_on_the_global_batch(one_process, tmp_path):
     two = run(tmp_path / "two.safetensors", procs=2)
-    assert_close(two, one_process)
-    start = {k: v for k, v in one_process.items()}
-    assert any((v != 0).any() for v in start.values())
+    assert_close(two, one_process)   # the unused layer too: no rank gave it a gradient, so none moved it
+    torch.manual_seed(0)
+    assert not torch.equal(one_process["0.weight"], torch.nn.Linear(6, 16).weight)
+
+
+def test_a_loss_that_is_not_per_example_refuses_to_be_split():
+    from hsm_lib.config import ConfigError
+    from hsm_lib.train.loop import Trainer, TrainConfig
+
+    with pytest.raises(ConfigError, match="contrastive|in-batch negatives"):
+        Trainer(TrainConfig(steps=1, accumulate=2, device="cpu"), [torch.nn.Linear(2, 2)], n_examples=8, progress=False)
+    Trainer(TrainConfig(steps=1, accumulate=2, device="cpu"), [torch.nn.Linear(2, 2)], n_examples=8, progress=False,
+            splittable=True)
 
 
 def test_gradient_accumulation_takes_the_same_steps(one_process, tmp_path):
@@ -59,5 +69,7 @@ def test_a_killed_run_restarted_under_the_launcher_resumes(tmp_path):
     flag, out, state = tmp_path / "killed", tmp_path / "resumed.safetensors", str(tmp_path / "state")
     killed = launch(out, "--state-dir", state, "--die-at", "8", "--die-flag", str(flag), procs=2)
     assert flag.exists() and killed.returncode != 0 and not out.exists(), "rank 1 was never killed"
+    alone = launch(out, "--state-dir", state, procs=1)   # one process may not continue a two-process run
+    assert alone.returncode != 0 and "saved by 2 processes" in alone.stderr and not out.exists()
     resumed = run(out, "--state-dir", state, "--die-at", "8", "--die-flag", str(flag), procs=2)
     assert_close(resumed, uninterrupted, atol=0)   # bit-identical: restored from the step-6 state, every rank's RNG too

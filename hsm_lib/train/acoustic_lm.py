@@ -43,7 +43,8 @@ def fit_acoustic_lm(lm: AcousticLM, cond, tokens: torch.Tensor, cfg: LMTrainConf
     """
     if len(cond) != len(tokens):
         raise ValueError(f"{len(cond)} conditions but {len(tokens)} token sequences")
-    run = Trainer(cfg, [lm], n_examples=len(tokens), state_dir=state_dir, desc="acoustic LM", progress=progress)
+    run = Trainer(cfg, [lm], n_examples=len(tokens), state_dir=state_dir, desc="acoustic LM", progress=progress,
+                  splittable=True)
 
     gen = torch.Generator().manual_seed(cfg.seed)
 

@@ -42,7 +42,7 @@ def fit_acoustic_nar(model: AcousticNAR, cond, targets: torch.Tensor, cfg: Train
                          f"[at most {model.cfg.frames}, {model.cfg.out_dim}]")
     model.set_target_stats(targets)
     run = Trainer(cfg, [model], n_examples=len(targets), state_dir=state_dir, desc="acoustic decoder (NAR)",
-                  progress=progress)
+                  progress=progress, splittable=True)
 
     def step(_: int, idx: torch.Tensor):
         loss = standardised_mse(model, cond[idx].to(run.device, torch.float32), targets[idx].to(run.device))

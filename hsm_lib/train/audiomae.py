@@ -45,7 +45,8 @@ def fit_audiomae(model: AudioMAE, train: torch.Tensor, val: torch.Tensor, cfg: M
     Returns:
         history with "step", "loss" (training, per step) and "val_step", "val_loss".
     """
-    run = Trainer(cfg, [model], n_examples=len(train), state_dir=state_dir, desc="AudioMAE", progress=progress)
+    run = Trainer(cfg, [model], n_examples=len(train), state_dir=state_dir, desc="AudioMAE", progress=progress,
+                  splittable=True)
 
     def step(_: int, idx: torch.Tensor):
         loss, _, _ = model(train[idx].to(run.device, torch.float32))

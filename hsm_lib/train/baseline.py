@@ -74,7 +74,8 @@ def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: 
         raise ValueError(f"{len(audio)} triplets but {len(text)} caption embeddings")
     if cfg.both_sources and (other_text is None or other_text.shape != text.shape):
         raise ValueError("both_sources needs the other source's caption embedding for every triplet, shaped as text")
-    run = Trainer(cfg, [model], n_examples=len(audio), state_dir=state_dir, desc="ResUNet-FiLM", progress=progress)
+    run = Trainer(cfg, [model], n_examples=len(audio), state_dir=state_dir, desc="ResUNet-FiLM", progress=progress,
+                  splittable=True)
     seg = min(int(cfg.segment_seconds * SAMPLE_RATE), audio.shape[-1])
 
     def step(_: int, idx: torch.Tensor):

@@ -79,12 +79,17 @@ def average_gradients(params: Iterable[torch.nn.Parameter], weight: float, world
         return
     params = [p for p in params if p.requires_grad]
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads]) * weight
+    # which parameters any rank gave a gradient: one that none did keeps grad None, as in one
+    # process (AdamW then leaves it alone: no weight decay, no stale momentum)
+    used = torch.tensor([float(p.grad is not None) for p in params], device=grads[0].device if grads else "cpu")
+    flat = torch.cat([g.reshape(-1) for g in grads] + [used]) * torch.cat(
+        [torch.full((sum(g.numel() for g in grads),), weight, device=used.device), torch.ones_like(used)])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    used = flat[-len(params):] > 0
     offset = 0
-    for p, g in zip(params, grads):
+    for p, g, any_rank in zip(params, grads, used.tolist()):
         n = g.numel()
-        p.grad = flat[offset:offset + n].view_as(g).to(g.dtype)
+        p.grad = flat[offset:offset + n].view_as(g).to(g.dtype) if any_rank else None
         offset += n
 
 

@@ -189,6 +189,9 @@ class Trainer:
         optimized: the modules the loop's optimizer trains (moved to the device, train mode).
         n_examples: the number of training examples, for :class:`IndexSampler` batches of
             ``cfg.batch_size`` (None: the step function draws its own data, e.g. random crops).
+        splittable: the step's loss is a mean of independent per-example terms, so a batch may be
+            split into micro-batches (``cfg.accumulate``) and over processes (torchrun). Losses with
+            in-batch negatives (contrastive) or a discriminator are not, and refuse both.
         state_dir: where the resumable state lives (None: no checkpoints, no resuming).
         extra_state: anything else to save and restore with the run (a second model and its
             optimizer, another generator), by name.
@@ -199,14 +202,20 @@ class Trainer:
 
     Under ``torchrun`` (:mod:`hsm_lib.train.distributed`) every rank draws the same global batch
     of indices and runs ``step_fn`` on its share; the gradients are averaged over the ranks, so
-    a step is one process's step on the whole batch. Each rank's own draws (``generator``,
+    for a ``splittable`` loss a step is one process's step on the whole batch (exactly, when the
+    step draws no random numbers; a token-mean over parts of unequal token counts is close to it). Each rank's own draws (``generator``,
     ``rng``, the global RNGs) are seeded with ``cfg.seed + rank``; rank 0 alone saves the state.
     """
 
     def __init__(self, cfg: TrainConfig, optimized: Iterable[torch.nn.Module], n_examples: int | None = None,
                  state_dir: str | Path | None = None, extra_state: Mapping[str, Stateful] | None = None,
-                 desc: str = "train", progress: bool = True):
+                 desc: str = "train", progress: bool = True, splittable: bool = False):
         self.world = world_from_env()
+        if (cfg.accumulate > 1 or self.world.distributed) and not (splittable and n_examples is not None):
+            raise ConfigError(
+                f"{desc}: its batch cannot be split into micro-batches (accumulate: {cfg.accumulate}) or over "
+                f"{self.world.size} processes: its loss is not a mean of independent per-example terms (in-batch "
+                "negatives, a discriminator, or batches the step draws itself)")
         self.cfg, self.desc, self.progress = cfg, desc, progress and self.world.is_main
         self.device = join(self.world, resolve_device(cfg.device))
         self.generator = seed_everything(cfg.seed + self.world.rank)
@@ -278,6 +287,9 @@ class Trainer:
         if self.world.distributed and len(state.get("rank_rng", [])) != self.world.size - 1:
             raise RuntimeError(f"{self.desc}: the state in {self.state_dir} was saved by another number of processes "
                                f"than the {self.world.size} running now; remove it to start afresh")
+        if not self.world.distributed and "rank_rng" in state:
+            raise RuntimeError(f"{self.desc}: the state in {self.state_dir} was saved by {len(state['rank_rng']) + 1} "
+                               "processes, and this is one; remove it to start afresh")
         rng = state["rng"] if self.world.rank == 0 else state["rank_rng"][self.world.rank - 1]
         if self.world.distributed:
             self.order.set_state(state["order"])

@@ -137,7 +137,7 @@ def _fit(models: list[SeparationTransformer], loss_fn: Callable[[Batch], tuple[t
          data: SeparationExamples, cfg: SepTrainConfig, desc: str, progress: bool, state_dir: str | Path | None,
          extra_state: dict | None = None) -> dict[str, list[float]]:
     run = Trainer(cfg, models, n_examples=len(data), state_dir=state_dir, extra_state=extra_state, desc=desc,
-                  progress=progress)
+                  progress=progress, splittable=True)
 
     def step(_: int, idx: torch.Tensor):
         loss, parts = loss_fn(data.batch(idx))
