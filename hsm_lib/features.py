@@ -147,8 +147,9 @@ class FeatureStore:
         return np.stack([np.frombuffer(hashlib.sha1(np.ascontiguousarray(r).tobytes()).digest(), np.uint8)
                          for r in rows]) if len(rows) else np.zeros((0, 20), np.uint8)
 
-    def save(self, name: str, S: torch.Tensor, rows: np.ndarray) -> None:
-        """Write ``S`` [N, P, C_s] of the stored rows ``rows`` [N, ...] (atomic)."""
+    def save(self, name: str, S: torch.Tensor, rows: np.ndarray, digests: np.ndarray | None = None) -> None:
+        """Write ``S`` [N, P, C_s] of the stored rows ``rows`` [N, ...] (atomic); ``digests``: their
+        :meth:`digests`, when the caller already has them."""
         from safetensors.torch import save_file
 
         from hsm_lib.io import atomic_path
@@ -156,11 +157,13 @@ class FeatureStore:
         if len(S) != len(rows):
             raise ValueError(f"{name}: {len(S)} feature rows for {len(rows)} audio rows")
         with atomic_path(self.path(name)) as tmp:
-            save_file({"S": S.to(torch.float16).contiguous(), "digest": torch.from_numpy(self.digests(rows))}, str(tmp))
+            digests = self.digests(rows) if digests is None else digests
+            save_file({"S": S.to(torch.float16).contiguous(), "digest": torch.from_numpy(digests)}, str(tmp))
 
-    def load(self, name: str, rows: np.ndarray) -> torch.Tensor | None:
+    def load(self, name: str, rows: np.ndarray, digests: np.ndarray | None = None) -> torch.Tensor | None:
         """S [len(rows), P, C_s] float16 of the first ``len(rows)`` rows of set ``name``; None when
-        the set was not exported. Raises if the stored audio rows are not ``rows``."""
+        the set was not exported. Raises if the stored audio rows are not ``rows`` (``digests``:
+        their :meth:`digests`, when the caller already has them)."""
         from safetensors.torch import load_file
 
         if not self.path(name).exists():
@@ -169,7 +172,7 @@ class FeatureStore:
         n = len(rows)
         if n > len(stored["S"]):
             raise ValueError(f"{self.path(name)} holds S of {len(stored['S'])} rows, {n} asked")
-        if not np.array_equal(stored["digest"][:n].numpy(), self.digests(rows)):
+        if not np.array_equal(stored["digest"][:n].numpy(), self.digests(rows) if digests is None else digests):
             raise ValueError(f"{self.path(name)} was computed from other audio than asked (stale features: "
                              "rerun the audiomae stage)")
         return stored["S"][:n]
@@ -225,19 +228,20 @@ def export_shared_features(model, corpus: str | Path, dest: str | Path, export: 
     with atomic_folder(dest) as tmp:
         store = FeatureStore(tmp)
 
-        def put(name: str, waves, rows: np.ndarray) -> None:
+        def put(name: str, waves, rows: np.ndarray, digests: np.ndarray) -> None:
             S = AudioMAEFeatures(model, waves, n_frames, mean, std, cache=True, progress=progress).cached
-            store.save(name, S, rows)
+            store.save(name, S, rows, digests)
             shapes[name] = list(S.shape)
 
         for split in SHARED_CLIP_SPLITS if export else ():
             clips = corpus_waves(corpus, split, "clips")
-            put(clip_feature_name(split), clips, clips)
+            put(clip_feature_name(split), clips, clips, store.digests(clips))
         for directory, set_name in SHARED_TRIPLET_SETS if export else ():
             audio = np.load(corpus / directory / f"{set_name}.npy", mmap_mode="r")
             mix_name, tgt_name = triplet_feature_names(directory, set_name)
-            put(mix_name, TripletMixtures(audio), audio)
-            put(tgt_name, TripletTargets(audio), audio)
+            digests = store.digests(audio)   # one per stored pair: both sets come from the same rows
+            put(mix_name, TripletMixtures(audio), audio, digests)
+            put(tgt_name, TripletTargets(audio), audio, digests)
         (tmp / "manifest.json").write_text(json.dumps({"shapes": shapes}, indent=1) + "\n")
     return shapes
 
@@ -247,4 +251,7 @@ def shared_triplet_features(store: FeatureStore, directory: str, set_name: str,
     """(S_mix, S_tgt) of the first ``len(rows)`` triplets of a shared set (``rows`` [n, 2, L], the
     stored pairs), each None where the set was not exported."""
     mix_name, tgt_name = triplet_feature_names(directory, set_name)
-    return store.load(mix_name, rows), store.load(tgt_name, rows)
+    if not store.path(mix_name).exists() and not store.path(tgt_name).exists():
+        return None, None
+    digests = store.digests(rows)
+    return store.load(mix_name, rows, digests), store.load(tgt_name, rows, digests)

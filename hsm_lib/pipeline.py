@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -69,34 +69,52 @@ def crossfade_weights(window: int, overlap: int) -> np.ndarray:
     return w
 
 
+def padded_windows(wave: np.ndarray, window: int, overlap: int) -> tuple[list[int], np.ndarray]:
+    """Starts of the overlapping windows that cover ``wave`` [T], and ``wave`` zero-padded to
+    the end of the last one (short inputs make one window, never none)."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap must lie in [0, {window}), got {overlap}")
+    starts = window_starts(len(wave), window, window - overlap)
+    padded = np.zeros(starts[-1] + window, dtype=np.float32)
+    padded[:len(wave)] = wave
+    return starts, padded
+
+
+def crossfaded_sum(placed: Iterable[tuple[int, np.ndarray]], total: int, window: int, overlap: int,
+                   last_start: int) -> np.ndarray:
+    """Join pieces [window], each placed at its start sample, into one signal [total] (float64):
+    raised-cosine crossfades over each ``overlap``, normalised by the summed weights, the first
+    piece (start 0) and the last (``last_start``) keeping their outer edges. ``placed`` is consumed
+    as it comes, so a long recording's pieces need never all be in memory."""
+    weights = crossfade_weights(window, overlap)
+    out, norm = np.zeros(total, dtype=np.float64), np.zeros(total, dtype=np.float64)
+    for s, piece in placed:
+        w = weights.copy()
+        if s == 0:
+            w[:overlap] = 1.0   # nothing before the first window to fade from
+        if s == last_start:
+            w[window - overlap:] = 1.0
+        out[s:s + window] += w * piece
+        norm[s:s + window] += w
+    return out / norm
+
+
 def overlap_add(wave: np.ndarray, window: int, overlap: int, process: Callable[[np.ndarray], np.ndarray],
                 batch_size: int = 8, progress: Callable | None = None) -> np.ndarray:
     """Run ``process`` ([W, window] -> [W, window]) on overlapping windows of ``wave`` [T] and
     join the results: [T]. Short inputs are zero-padded to one window, never dropped."""
-    if not 0 <= overlap < window:
-        raise ValueError(f"overlap must lie in [0, {window}), got {overlap}")
-    length = len(wave)
-    starts = window_starts(length, window, window - overlap)
-    padded = np.zeros(starts[-1] + window, dtype=np.float32)
-    padded[:length] = wave
-    weights = crossfade_weights(window, overlap)
-    out = np.zeros(len(padded), dtype=np.float64)
-    norm = np.zeros(len(padded), dtype=np.float64)
+    starts, padded = padded_windows(wave, window, overlap)
     chunks = range(0, len(starts), batch_size)
-    for i in (progress(chunks) if progress else chunks):
-        group = starts[i:i + batch_size]
-        result = np.asarray(process(np.stack([padded[s:s + window] for s in group])))
-        if result.shape != (len(group), window):
-            raise ValueError(f"process returned {result.shape}, expected {(len(group), window)}")
-        for s, r in zip(group, result):
-            w = weights.copy()
-            if s == 0:
-                w[:overlap] = 1.0   # nothing before the first window to fade from
-            if s == starts[-1]:
-                w[window - overlap:] = 1.0
-            out[s:s + window] += w * r
-            norm[s:s + window] += w
-    return (out / norm)[:length].astype(np.float32)
+
+    def placed():
+        for i in (progress(chunks) if progress else chunks):
+            group = starts[i:i + batch_size]
+            result = np.asarray(process(np.stack([padded[s:s + window] for s in group])))
+            if result.shape != (len(group), window):
+                raise ValueError(f"process returned {result.shape}, expected {(len(group), window)}")
+            yield from zip(group, result)
+
+    return crossfaded_sum(placed(), len(padded), window, overlap, starts[-1])[:len(wave)].astype(np.float32)
 
 
 def splice_windows(pieces: torch.Tensor, starts: list[int], overlap: int) -> torch.Tensor:
@@ -131,18 +149,8 @@ def decode_in_chunks(codec: torch.nn.Module, tokens: torch.Tensor, chunk: int = 
             return codec.decode(tokens[None])[0].float().cpu().numpy()
         starts = window_starts(t, chunk, chunk - overlap)
         starts[-1] = t - chunk                      # the last chunk ends at the end (it overlaps more)
-        ramp = crossfade_weights(2 * overlap * hop, overlap * hop)[: overlap * hop]
-        out, norm = np.zeros(t * hop), np.zeros(t * hop)
-        for s in starts:
-            wave = codec.decode(tokens[s:s + chunk][None])[0].float().cpu().numpy()
-            w = np.ones(chunk * hop)
-            if s > 0:
-                w[: overlap * hop] = ramp
-            if s + chunk < t:
-                w[-overlap * hop:] = ramp[::-1]
-            out[s * hop:(s + chunk) * hop] += w * wave
-            norm[s * hop:(s + chunk) * hop] += w
-    return (out / norm).astype(np.float32)
+        placed = ((s * hop, codec.decode(tokens[s:s + chunk][None])[0].float().cpu().numpy()) for s in starts)
+        return crossfaded_sum(placed, t * hop, chunk * hop, overlap * hop, starts[-1] * hop).astype(np.float32)
 
 
 # --- the separator --------------------------------------------------------------------------------
@@ -285,9 +293,7 @@ class Separator:
                                lambda w: self.separate_windows(w, task, caption, gen), self.batch_size, progress)
         if self.clip_samples % hop:
             raise ValueError(f"token joins need a clip of whole codec frames: {self.clip_samples} samples, hop {hop}")
-        starts = window_starts(len(x), self.clip_samples, self.clip_samples - overlap)
-        padded = np.zeros(starts[-1] + self.clip_samples, dtype=np.float32)
-        padded[:len(x)] = x
+        starts, padded = padded_windows(x, self.clip_samples, overlap)
         chunks = range(0, len(starts), self.batch_size)
         pieces = []
         for i in (progress(chunks) if progress else chunks):

@@ -357,7 +357,9 @@ class Trainer:
         for part, w in zip(parts, weights):
             with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 loss, part_logs = step_fn(step, part)
-            (loss * w).backward() if (w != 1.0) else loss.backward()
+            if w != 1.0:
+                loss = loss * w
+            loss.backward()
             for name, v in part_logs.items():
                 logs[name] = logs.get(name, 0.0) + v * w / sum(weights)
         if world.distributed:
