@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.audio import fbank, normalise_fbank
+from hsm_lib.data.triplets import TripletSet
 
 
 def fbank_stats(corpus: str | Path) -> tuple[float, float]:
@@ -46,13 +47,73 @@ def triplet_mixtures(triplets: np.ndarray) -> np.ndarray:
 
 
 def fbanks(waves: np.ndarray, n_frames: int, mean: float, std: float, dtype: torch.dtype = torch.float16,
-           progress: bool = False, desc: str = "fbank") -> torch.Tensor:
+           progress: bool = False, desc: str = "fbank", device: str | torch.device = "cpu") -> torch.Tensor:
     """[N, L] waves (int16 or float) -> [N, n_frames, 128] normalised log-mel, stored as ``dtype``
-    (float16 halves the memory of a cached training set; models upcast per batch)."""
-    out = torch.empty(len(waves), n_frames, 128, dtype=dtype)
+    (float16 halves the memory of a cached training set; models upcast per batch), computed on
+    ``device`` one row at a time."""
+    out = torch.empty(len(waves), n_frames, 128, dtype=dtype, device=device)
     for i in tqdm(range(len(waves)), desc=desc, disable=not progress, leave=False):
-        out[i] = normalise_fbank(fbank(to_float(waves[i]), n_frames), mean, std).to(dtype)
+        wave = torch.from_numpy(to_float(np.asarray(waves[i]))).to(device)
+        out[i] = normalise_fbank(fbank(wave, n_frames), mean, std).to(dtype)
     return out
+
+
+class FbankRows:
+    """Normalised fbanks of stored waves [N, L], computed when indexed, on ``device``: the
+    streaming counterpart of :func:`fbanks` for sets too big to hold (the paper's 0.5 TB).
+
+    ``rows[idx]`` (indices or a slice) -> [len(idx), n_frames, 128] float32.
+    """
+
+    def __init__(self, waves, n_frames: int, mean: float, std: float, device: str | torch.device = "cpu"):
+        self.waves, self.n_frames, self.mean, self.std, self.device = waves, n_frames, mean, std, device
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        if isinstance(idx, slice):
+            idx = np.arange(len(self))[idx]
+        idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
+        return fbanks(Rows(self.waves, idx), self.n_frames, self.mean, self.std, torch.float32, device=self.device)
+
+
+class Rows:
+    """The rows ``idx`` of a stored array, read when indexed (``rows[k]`` is ``array[idx[k]]``)."""
+
+    def __init__(self, array, idx: np.ndarray):
+        self.array, self.idx = array, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, k: int):
+        return self.array[int(self.idx[k])]
+
+
+class StackedRows:
+    """Several stored arrays [N_k, L] as one [sum N_k, L], read a row at a time: ``rows[j]`` or
+    ``rows[j, a:b]`` (what a random crop reads), without concatenating them."""
+
+    def __init__(self, *parts):
+        if len({p.shape[1] for p in parts}) > 1:
+            raise ValueError(f"rows of different lengths: {[p.shape for p in parts]}")
+        self.parts = parts
+        self.starts = np.cumsum([0] + [len(p) for p in parts])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.starts[-1]), self.parts[0].shape[1]
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, key):
+        j, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if not 0 <= j < len(self):
+            raise IndexError(f"row {j} of {len(self)}")
+        k = int(np.searchsorted(self.starts, j, side="right")) - 1
+        return np.asarray(self.parts[k][int(j - self.starts[k])])[cols]
 
 
 @torch.no_grad()
@@ -65,26 +126,29 @@ def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_s
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def corpus_waves(corpus: str | Path, split: str, kind: str = "clips") -> np.ndarray:
-    """Stored audio of one split: ``kind`` "clips" -> [N, L] int16 source clips (memory-mapped);
-    "mixtures" -> [N, L] float32 mixtures of the split's triplets."""
+def corpus_waves(corpus: str | Path, split: str, kind: str = "clips"):
+    """Stored audio of one split, read per row: ``kind`` "clips" -> [N, L] int16 source clips
+    (memory-mapped); "mixtures" -> :class:`TripletMixtures` of the split's triplets ([L] float32
+    per row), whichever storage the set uses."""
     corpus = Path(corpus)
     if kind == "clips":
         return np.load(corpus / "clips" / f"{split}.npy", mmap_mode="r")
     if kind == "mixtures":
-        return triplet_mixtures(np.load(corpus / "triplets" / f"{split}.npy", mmap_mode="r"))
+        return TripletMixtures(TripletSet(corpus / "triplets", split).audio)
     raise ValueError(f"kind must be 'clips' or 'mixtures', got {kind!r}")
 
 
 def corpus_fbanks(corpus: str | Path, split: str, kinds: tuple[str, ...], n_frames: int, limit: int | None = None,
-                  progress: bool = False) -> torch.Tensor:
-    """Normalised fbanks [N, n_frames, 128] (float16) of ``kinds`` of ``split``, concatenated."""
+                  progress: bool = False, cache: bool = True, device: str | torch.device = "cpu"):
+    """Normalised fbanks [N, n_frames, 128] of ``kinds`` of ``split``, concatenated (at most
+    ``limit`` of each): computed now and held as float16 (``cache``), or a :class:`FbankRows` that
+    computes each batch on ``device`` when indexed."""
     mean, std = fbank_stats(corpus)
-    parts = []
-    for kind in kinds:
-        waves = corpus_waves(corpus, split, kind)[:limit]
-        parts.append(fbanks(waves, n_frames, mean, std, progress=progress, desc=f"fbank {split} {kind}"))
-    return torch.cat(parts)
+    waves = [corpus_waves(corpus, split, kind)[:limit] for kind in kinds]
+    if not cache:
+        return FbankRows(StackedRows(*waves), n_frames, mean, std, device)
+    return torch.cat([fbanks(w, n_frames, mean, std, progress=progress, desc=f"fbank {split} {kind}")
+                      for w, kind in zip(waves, kinds)])
 
 
 class AudioMAEFeatures:
@@ -180,23 +244,48 @@ class FeatureStore:
 
 class TripletMixtures:
     """Mixtures of a triplet set's stored (target, other) int16 pairs [N, 2, L], read per index
-    (no copy of the whole set): what AudioMAEFeatures indexes."""
+    (no copy of the whole set): what AudioMAEFeatures indexes.
+
+    ``m[i]`` -> [L] float32; ``m[idx]`` -> [len(idx), L]; ``m[a:b]`` -> a view (nothing read).
+    """
 
     def __init__(self, audio: np.ndarray):
         self.audio = audio
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.audio), self.audio.shape[-1]
+
     def __len__(self) -> int:
         return len(self.audio)
 
+    def _rows(self, pairs: np.ndarray) -> np.ndarray:
+        return triplet_mixtures(pairs)
+
     def __getitem__(self, idx):
-        return triplet_mixtures(np.asarray(self.audio[idx]).reshape(-1, *self.audio.shape[1:]))
+        if isinstance(idx, slice):
+            return type(self)(self.audio[idx])
+        if isinstance(idx, (int, np.integer)):
+            return self._rows(np.asarray(self.audio[idx])[None])[0]
+        return self._rows(np.asarray(self.audio[idx]).reshape(-1, *self.audio.shape[1:]))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._rows(np.asarray(self.audio))
+        return out if dtype is None else out.astype(dtype)
+
+
+class QuantisedMixtures(TripletMixtures):
+    """The mixtures as int16 (rounded at 32767, as the codec's training reads them), per index."""
+
+    def _rows(self, pairs: np.ndarray) -> np.ndarray:
+        return np.round(np.clip(triplet_mixtures(pairs), -1, 1) * 32767).astype(np.int16)
 
 
 class TripletTargets(TripletMixtures):
-    """The targets (first rows) of a triplet set's stored pairs, read per index."""
+    """The targets (first rows) of a triplet set's stored pairs, read per index (int16)."""
 
-    def __getitem__(self, idx):
-        return np.asarray(self.audio[idx])[..., 0, :]
+    def _rows(self, pairs: np.ndarray) -> np.ndarray:
+        return pairs[:, 0, :]
 
 
 # The sets whose S more than one stage reads (qaudio, acoustic_lm, the three separation stages, evaluate):
@@ -237,7 +326,7 @@ def export_shared_features(model, corpus: str | Path, dest: str | Path, export: 
             clips = corpus_waves(corpus, split, "clips")
             put(clip_feature_name(split), clips, clips, store.digests(clips))
         for directory, set_name in SHARED_TRIPLET_SETS if export else ():
-            audio = np.load(corpus / directory / f"{set_name}.npy", mmap_mode="r")
+            audio = TripletSet(corpus / directory, set_name).audio
             mix_name, tgt_name = triplet_feature_names(directory, set_name)
             digests = store.digests(audio)   # one per stored pair: both sets come from the same rows
             put(mix_name, TripletMixtures(audio), audio, digests)

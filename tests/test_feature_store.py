@@ -30,6 +30,8 @@ def fake_corpus(root, rng: np.random.Generator):
                            ("triplets", "train", audio(4, 2, L)), ("testsets", "mixed", audio(3, 2, L))):
         (root / sub).mkdir(parents=True, exist_ok=True)
         np.save(root / sub / f"{name}.npy", arr)
+        if arr.ndim == 3:   # a pre-mixed triplet set's records (TripletSet reads them)
+            (root / sub / f"{name}.json").write_text(json.dumps({"name": name, "triplets": [{"index": i} for i in range(len(arr))]}))
     (root / "fbank_stats.json").write_text(json.dumps({"mean": -5.0, "std": 4.0}))
 
 

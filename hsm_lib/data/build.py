@@ -32,8 +32,9 @@ from hsm_lib.data.bank import SPLITS, seeded_rng
 from hsm_lib.data.compose import ComposeConfig, clip_from_recording, compose_clip, samples_per_clip
 from hsm_lib.data.records import Clip, Recording, write_json_atomic
 from hsm_lib.data.taxonomy import tag_for_label
-from hsm_lib.data.triplets import INT16_SCALE, pick_pairs, write_triplet_set
-from hsm_lib.io import atomic_folder, atomic_save_npy
+from hsm_lib.data.mixing import INT16_SCALE
+from hsm_lib.data.triplets import STORAGES, pick_pairs, write_triplet_set
+from hsm_lib.io import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,17 @@ class DataConfig:
     corpora: dict[str, dict[str, str]] = field(default_factory=dict)  # paper profile: name -> paths
     use_offline_corpus: bool = True  # paper profile: fall back to the offline corpus at paper sizes
     workers: int = 2
+    # How the training and validation triplets are stored: "premixed" (int16 [N, 2, L]) or "records"
+    # (mixed when read from the stored clips; hsm_lib.data.streaming). Test sets are always premixed.
+    triplet_storage: str = "premixed"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "DataConfig":
         cfg = from_section(cls, params, "data")
         if cfg.sample_rate != SAMPLE_RATE:  # every model of the paper runs at 16 kHz (Sec. IV-A)
             raise ValueError(f"sample_rate must be {SAMPLE_RATE}, got {cfg.sample_rate}")
+        if cfg.triplet_storage not in STORAGES:
+            raise ValueError(f"triplet_storage must be one of {STORAGES}, got {cfg.triplet_storage!r}")
         return cfg
 
     @property
@@ -170,8 +176,11 @@ def _families(recs: list[Recording]) -> list[str]:
 
 
 def build_clips(cfg: DataConfig, recs: list[Recording], split_of: dict[str, str], bank: dict[str, np.ndarray],
-                progress: bool) -> dict[str, tuple[np.ndarray, list[Clip]]]:
-    """Per split: int16 [N, L] audio and clip records, the same number from each family."""
+                progress: bool, out_dir: Path) -> dict[str, tuple[np.ndarray, list[Clip]]]:
+    """Per split: int16 [N, L] audio and clip records, the same number from each family.
+
+    Each split's audio is written straight into ``out_dir/<split>.npy`` (a memory map: the paper's
+    230k ten-second clips are 74 GB), which the returned array maps."""
     comp = ComposeConfig(clip_seconds=cfg.clip_seconds)
     out = {}
     for split in SPLITS:
@@ -184,7 +193,8 @@ def build_clips(cfg: DataConfig, recs: list[Recording], split_of: dict[str, str]
         if n_total and not families:
             raise RuntimeError(f"no recordings in the '{split}' split: too few recordings for the split fractions "
                                f"{cfg.split_fractions}, or the corpora define no '{split}' split")
-        audio = np.zeros((n_total, cfg.clip_samples), dtype=np.int16)
+        audio = np.lib.format.open_memmap(out_dir / f"{split}.npy", mode="w+", dtype=np.int16,
+                                          shape=(n_total, cfg.clip_samples))
         clips: list[Clip] = []
         rng = seeded_rng(cfg.seed, "clips", split)
         for i in tqdm(range(n_total), desc=f"compose {split} clips", disable=not progress, leave=False):
@@ -199,6 +209,7 @@ def build_clips(cfg: DataConfig, recs: list[Recording], split_of: dict[str, str]
             clip.index = i
             audio[i] = np.clip(np.round(wave * INT16_SCALE), -32768, 32767)
             clips.append(clip)
+        audio.flush()
         out[split] = (audio, clips)
     return out
 
@@ -344,9 +355,8 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
         split_of = bankmod.assign_splits(recs, cfg.split_fractions, cfg.seed, groups)
         write_json_atomic(tmp / "recordings.json", [{**r.to_json(), "split": split_of[r.id]} for r in recs])
 
-        clip_sets = build_clips(cfg, recs, split_of, audio_bank, progress)
+        clip_sets = build_clips(cfg, recs, split_of, audio_bank, progress, tmp / "clips")
         for split, (audio, clips) in clip_sets.items():
-            atomic_save_npy(tmp / "clips" / f"{split}.npy", audio)
             write_json_atomic(tmp / "clips" / f"{split}.json", [c.to_json() for c in clips])
 
         snr = (float(cfg.snr_db[0]), float(cfg.snr_db[1]))
@@ -354,7 +364,8 @@ def build_corpus(cfg: DataConfig, out_dir: Path, progress: bool = True, use_corp
             audio, clips = clip_sets[split]
             rng = seeded_rng(cfg.seed, "triplets", split)
             specs = pick_pairs(clips, cfg.triplets.get(split, 0), snr, rng)
-            write_triplet_set(tmp / "triplets", split, specs, clips, audio, rng, {"kind": split, "snr_db": list(snr)})
+            write_triplet_set(tmp / "triplets", split, specs, clips, audio, rng, {"kind": split, "snr_db": list(snr)},
+                              storage=cfg.triplet_storage, clips_file=tmp / "clips" / f"{split}.npy")
 
         test_audio, test_clips = clip_sets["test"]
         table1 = build_test_sets(cfg, tmp / "testsets", test_clips, test_audio, progress, missing)

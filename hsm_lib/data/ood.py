@@ -43,7 +43,8 @@ from hsm_lib.data.build import DataConfig, gather_offline
 from hsm_lib.data.compose import ComposeConfig, compose_clip
 from hsm_lib.data.records import Clip, Recording, write_json_atomic
 from hsm_lib.data.taxonomy import ood_tag_for_label
-from hsm_lib.data.triplets import INT16_SCALE, pick_pairs, write_triplet_set
+from hsm_lib.data.mixing import INT16_SCALE
+from hsm_lib.data.triplets import pick_pairs, write_triplet_set
 from hsm_lib.io import atomic_folder
 
 log = logging.getLogger(__name__)

@@ -5,14 +5,19 @@ both instructions (the paper's bidirectional instructions): extraction of the ta
 caption and removal of the other's caption; both have the same target audio. Training
 picks one at random.
 
-Storage, per set: ``<name>.npy`` int16 [N, 2, L] holding (target, other), and
-``<name>.json`` with one record per row. The mixture is ``target + other``: exact, because
-both are stored as integers and their sum is the mixture's integer samples (we scale so the
-sum never clips). ``TripletSet`` reads a set back as float32.
+Storage, per set, one of two (``DataConfig.triplet_storage``):
+- *premixed*: ``<name>.npy`` int16 [N, 2, L] holding (target, other), and ``<name>.json`` with
+  one record per row. The mixture is ``target + other``: exact, because both are stored as
+  integers and their sum is the mixture's integer samples (we scale so the sum never clips).
+- *records*: only the mix table and the records, beside the clip array they draw from
+  (:mod:`hsm_lib.data.streaming`); pairs are mixed when read, with the same arithmetic
+  (:mod:`hsm_lib.data.mixing`), so both storages give the same samples.
+``TripletSet`` reads either back.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +27,14 @@ import numpy as np
 
 from hsm_lib.audio import snr_db
 from hsm_lib.data.captions import extraction_instruction, removal_instruction
+from hsm_lib.data.mixing import INT16_SCALE, apply_gains, mix_gains
 from hsm_lib.data.records import Clip, read_json, write_json_atomic
+from hsm_lib.data.streaming import MIX_TABLE_DTYPE, JsonlRecords, MixedPairs, write_jsonl
 from hsm_lib.data.taxonomy import tags_overlap
 from hsm_lib.io import atomic_path
 
-INT16_SCALE = 32768.0
-MIX_PEAK = 0.9  # the mixture's peak after the common gain; keeps int16 far from clipping
+STORAGES = ("premixed", "records")
+
 LABEL_INSTRUCTION_PROB = 0.2  # how often an instruction names the raw labels, not a caption
 
 
@@ -63,21 +70,6 @@ def pick_pairs(clips: Sequence[Clip], n: int, snr_range: tuple[float, float], rn
     return specs
 
 
-def _quantise(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * INT16_SCALE), -32768, 32767).astype(np.int16)
-
-
-def mix_pair(target: np.ndarray, other: np.ndarray, snr: float) -> np.ndarray:
-    """[2, L] int16 (target, other) at ``snr`` dB, scaled so no signal peaks above MIX_PEAK."""
-    pt, po = float(np.mean(target.astype(np.float64) ** 2)), float(np.mean(other.astype(np.float64) ** 2))
-    other = other * np.float32(np.sqrt(pt / (po * 10 ** (snr / 10))))
-    # The common gain bounds the mixture *and* each source: where the two cancel, a source
-    # can peak above the mixture, and int16 would clip it (then target + other != mixture).
-    peak = max(float(np.abs(target + other).max()), float(np.abs(target).max()), float(np.abs(other).max()))
-    gain = MIX_PEAK / max(peak, 1e-9)
-    return np.stack([_quantise(target * gain), _quantise(other * gain)])
-
-
 def _description(clip: Clip, rng: random.Random) -> str:
     if any(clip.labels) and rng.random() < LABEL_INSTRUCTION_PROB:
         return ", ".join(clip.labels)
@@ -111,31 +103,63 @@ def triplet_record(index: int, set_name: str, spec: TripletSpec, clips: Sequence
 
 
 def write_triplet_set(out_dir: Path, name: str, specs: list[TripletSpec], clips: Sequence[Clip],
-                      clip_audio: np.ndarray, rng: random.Random, extra: dict[str, Any] | None = None) -> list[dict]:
-    """Mix ``specs`` and write ``<name>.npy`` (int16 [N, 2, L]) and ``<name>.json`` atomically.
+                      clip_audio: np.ndarray, rng: random.Random, extra: dict[str, Any] | None = None,
+                      storage: str = "premixed", clips_file: Path | None = None) -> int:
+    """Mix ``specs`` and write the set ``name`` into ``out_dir``; returns the number of triplets.
 
-    ``clip_audio`` is the clips' audio, int16 or float32 [n_clips, L].
+    ``clip_audio`` is the clips' audio, int16 or float32 [n_clips, L]. ``storage`` "premixed"
+    writes ``<name>.npy`` (int16 [N, 2, L]) and ``<name>.json`` atomically; "records" writes the
+    mix table and the records only, and needs ``clips_file``, the stored int16 array that
+    ``clip_audio`` is, which the set then reads from. Records are produced one at a time, so
+    neither storage holds the set in memory.
     """
+    if storage not in STORAGES:
+        raise ValueError(f"triplet storage must be one of {STORAGES}, got {storage!r}")
     length = clip_audio.shape[1]
     scale = INT16_SCALE if clip_audio.dtype == np.int16 else 1.0
+
+    def mixed():
+        for i, spec in enumerate(specs):
+            target = clip_audio[spec.target].astype(np.float32) / scale
+            other = clip_audio[spec.other].astype(np.float32) / scale
+            gains = mix_gains(target, other, spec.snr_db)
+            pair = apply_gains(target, other, *gains)
+            yield i, spec, gains, pair, triplet_record(i, name, spec, clips, pair, rng)
+
+    meta = {"name": name, **(extra or {})}
+    if storage == "records":
+        if clips_file is None or clip_audio.dtype != np.int16:
+            raise ValueError("records storage reads pairs from a stored int16 clip array: pass clips_file")
+        table = np.zeros(len(specs), MIX_TABLE_DTYPE)
+
+        def records():
+            for i, spec, gains, _, record in mixed():
+                table[i] = (spec.target, spec.other, *gains)
+                yield record
+
+        write_jsonl(out_dir / f"{name}.jsonl", records())
+        np.save(out_dir / f"{name}.mix.npy", table)
+        rel = Path(os.path.relpath(clips_file, out_dir))
+        write_json_atomic(out_dir / f"{name}.json", {**meta, "storage": "records", "clips": rel.as_posix(), "count": len(specs)})
+        return len(specs)
     records = []
     with atomic_path(out_dir / f"{name}.npy") as tmp:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int16, shape=(len(specs), 2, length))
-        for i, spec in enumerate(specs):
-            pair = mix_pair(clip_audio[spec.target].astype(np.float32) / scale,
-                            clip_audio[spec.other].astype(np.float32) / scale, spec.snr_db)
+        for i, _, _, pair, record in mixed():
             arr[i] = pair
-            records.append(triplet_record(i, name, spec, clips, pair, rng))
+            records.append(record)
         arr.flush()
         del arr
-    write_json_atomic(out_dir / f"{name}.json", {"name": name, **(extra or {}), "triplets": records})
-    return records
+    write_json_atomic(out_dir / f"{name}.json", {**meta, "triplets": records})
+    return len(records)
 
 
 class TripletSet:
-    """A written triplet set, read back lazily (memory-mapped).
+    """A written triplet set, read back lazily (memory-mapped), whichever its storage.
 
     ``set[i]`` -> dict with ``mixture``, ``target``, ``other`` ([L] float32) and the record.
+    ``set.audio``: int16 [N, 2, L], a memory map (premixed) or :class:`MixedPairs` (records);
+    ``set.records``: a list (premixed) or :class:`JsonlRecords` (records), indexed the same way.
     """
 
     def __init__(self, directory: str | Path, name: str):
@@ -143,8 +167,15 @@ class TripletSet:
         meta = read_json(directory / f"{name}.json")
         self.name = name
         self.meta = {k: v for k, v in meta.items() if k != "triplets"}
-        self.records: list[dict[str, Any]] = meta["triplets"]
-        self.audio = np.load(directory / f"{name}.npy", mmap_mode="r")
+        self.storage = meta.get("storage", "premixed")
+        self.records: Sequence[dict[str, Any]]
+        if self.storage == "records":
+            self.records = JsonlRecords(directory / f"{name}.jsonl")
+            clip_array = np.load(directory / meta["clips"], mmap_mode="r")
+            self.audio = MixedPairs(clip_array, np.load(directory / f"{name}.mix.npy", mmap_mode="r"))
+        else:
+            self.records = meta["triplets"]
+            self.audio = np.load(directory / f"{name}.npy", mmap_mode="r")
         if self.audio.shape[0] != len(self.records):
             raise ValueError(f"{directory / name}: {self.audio.shape[0]} audio rows but {len(self.records)} records")
 

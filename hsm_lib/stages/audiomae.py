@@ -72,13 +72,16 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Audi
 
 def pretrain(model: AudioMAE, corpus: Path, P: dict[str, Any], train_cfg: MAETrainConfig,
              progress: bool, state_dir: Path | None = None) -> dict[str, list[float]]:
-    """Fit on every training-split clip and mixture (normalised fbanks [N, T, F], float16),
-    validating on ``P["val_clips"]`` validation clips; resumes from ``state_dir`` if a killed run
-    left a state there."""
-    n_frames = model.cfg.n_frames
-    train = corpus_fbanks(corpus, "train", tuple(P["train_on"]), n_frames, progress=progress)
-    val = corpus_fbanks(corpus, "val", ("clips",), n_frames, limit=P["val_clips"])
-    print(f"train {tuple(train.shape)}, val {tuple(val.shape)} ({train.element_size() * train.numel() / 1e6:.0f} MB as float16)")
+    """Fit on every training-split clip and mixture (normalised fbanks [N, T, F]: held as float16,
+    or computed per batch where ``P["cache_fbanks"]`` is false), validating on ``P["val_clips"]``
+    validation clips; resumes from ``state_dir`` if a killed run left a state there."""
+    n_frames, cache = model.cfg.n_frames, P["cache_fbanks"]
+    train = corpus_fbanks(corpus, "train", tuple(P["train_on"]), n_frames, progress=progress, cache=cache)
+    val = corpus_fbanks(corpus, "val", ("clips",), n_frames, limit=P["val_clips"], cache=cache)
+    if cache:
+        print(f"train {tuple(train.shape)}, val {tuple(val.shape)} ({train.element_size() * train.numel() / 1e6:.0f} MB as float16)")
+    else:
+        print(f"train {len(train)} x {n_frames} x 128, val {len(val)}: fbanks computed per batch")
     return fit_audiomae(model, train, val, train_cfg, progress=progress, state_dir=state_dir)
 
 

@@ -28,7 +28,7 @@ from hsm_lib.eval.codec_eval import codec_roundtrip, evaluate_codecs, write_tabl
 from hsm_lib.eval.codec_listening import HEADERS, mean_ci_cells, tagger_scores
 from hsm_lib.eval.opus import opus_roundtrip
 from hsm_lib.eval.tagger import default_tagger
-from hsm_lib.features import corpus_waves, to_float
+from hsm_lib.features import QuantisedMixtures, StackedRows, corpus_waves, to_float
 from hsm_lib.models.codec import Codec
 from hsm_lib.models.codec_losses import DiscriminatorConfig, MultiScaleMelDiscriminator
 from hsm_lib.models.stft_codec import STFTCodec
@@ -139,13 +139,9 @@ def new_codec(kind: str, model: dict) -> Codec | STFTCodec:
     return build_model(kind, model)
 
 
-def training_waves(corpus: Path) -> np.ndarray:
-    """Every training-split clip and training mixture, int16 [N, L]."""
-    mixtures = corpus_waves(corpus, "train", "mixtures")
-    waves = np.concatenate([np.asarray(corpus_waves(corpus, "train", "clips")),
-                            np.round(np.clip(mixtures, -1, 1) * 32767).astype(np.int16)])
-    del mixtures
-    return waves
+def training_waves(corpus: Path) -> StackedRows:
+    """Every training-split clip and training mixture, int16 [N, L], read a row at a time."""
+    return StackedRows(corpus_waves(corpus, "train", "clips"), QuantisedMixtures(TripletSet(corpus / "triplets", "train").audio))
 
 
 LOSS_NAMES = {"multires": "multi-resolution spectral", "compressed": "compressed spectrum + log-mel"}

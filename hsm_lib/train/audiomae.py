@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from hsm_lib.features import FbankRows
 from hsm_lib.models.audiomae import AudioMAE
 from hsm_lib.train.loop import Trainer, TrainConfig
 
@@ -34,19 +35,23 @@ def masked_loss(model: AudioMAE, fbanks: torch.Tensor, batch_size: int = 64, see
     return total / max(1, count)
 
 
-def fit_audiomae(model: AudioMAE, train: torch.Tensor, val: torch.Tensor, cfg: MAETrainConfig,
+def fit_audiomae(model: AudioMAE, train: torch.Tensor | FbankRows, val: torch.Tensor | FbankRows, cfg: MAETrainConfig,
                  progress: bool = True, state_dir: str | Path | None = None) -> dict[str, list[float]]:
     """Pretrain ``model`` in place on normalised fbanks.
 
     Args:
-        train: [N, T, F] normalised fbanks (any float dtype; upcast per batch).
-        val: [M, T, F] held-out fbanks for the validation curve.
+        train: [N, T, F] normalised fbanks (any float dtype; upcast per batch), held, or a
+            :class:`FbankRows` that computes each batch's on the training device.
+        val: [M, T, F] held-out fbanks for the validation curve (either kind).
         state_dir: where the resumable training state lives (None: no resuming).
     Returns:
         history with "step", "loss" (training, per step) and "val_step", "val_loss".
     """
     run = Trainer(cfg, [model], n_examples=len(train), state_dir=state_dir, desc="AudioMAE", progress=progress,
                   splittable=True)
+    for data in (train, val):
+        if isinstance(data, FbankRows):
+            data.device = run.device   # each batch's fbanks are computed where the model runs
 
     def step(_: int, idx: torch.Tensor):
         loss, _, _ = model(train[idx].to(run.device, torch.float32))

@@ -47,7 +47,8 @@ class CaptionFeatures:
     batch's longest caption, plus the vocabulary embeddings of its ids (for ITG)."""
 
     def __init__(self, backbone: TextBackbone, captions: Sequence[str], cache: bool = True, batch_size: int = 256):
-        self.backbone, self.captions = backbone, list(captions)
+        self.backbone = backbone
+        self.captions = list(captions) if cache else captions   # per batch: any Sequence, read by index
         self.cached = None
         if cache and self.captions:
             parts = [backbone.encode(self.captions[i:i + batch_size]) for i in range(0, len(self.captions), batch_size)]

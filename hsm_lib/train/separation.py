@@ -50,13 +50,33 @@ class Batch:
     cond_text: Conditioning
 
 
+class ExampleColumn(Sequence):
+    """One field of every example, worked out when indexed (``column[e] = fn(e)``): the streaming
+    profiles' examples hold no per-example Python objects."""
+
+    def __init__(self, fn: Callable[[int], object], n: int):
+        self.fn, self.n = fn, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, e):
+        if isinstance(e, slice):
+            return [self.fn(i) for i in range(*e.indices(self.n))]
+        if not -self.n <= e < self.n:
+            raise IndexError(f"example {e} of {self.n}")
+        return self.fn(int(e) % self.n)
+
+
 class SeparationExamples:
     """The (triplet, instruction) examples of a triplet set and their frozen features.
 
+    Example ``e`` is triplet ``e // len(kinds)`` with the instruction ``kinds[e % len(kinds)]``.
     ``cache=True`` computes S and G of every mixture and target once (float16; the small
     profiles), or takes S from ``precomputed`` (S_mix, S_tgt of at least the first ``limit``
-    triplets, from the audiomae stage's FeatureStore); ``cache=False`` computes them per batch
-    (the paper's 1.7M triplets).
+    triplets, from the audiomae stage's FeatureStore), and parses every instruction up front;
+    ``cache=False`` computes features and parses instructions per batch (the paper's 1.7M
+    triplets: nothing here grows with the set but the example index).
     """
 
     def __init__(self, triplets, mae, mean: float, std: float, qaudio, backbone,
@@ -67,7 +87,8 @@ class SeparationExamples:
         from hsm_lib.text.instructions import parse_instruction
         from hsm_lib.train.qaudio import CaptionFeatures
 
-        parse = parse or parse_instruction
+        self._parse = parse or parse_instruction
+        self.kinds = tuple(kinds)
         n = len(triplets) if limit is None else min(limit, len(triplets))
         self.records = triplets.records[:n]
         audio = triplets.audio[:n]
@@ -80,26 +101,34 @@ class SeparationExamples:
                                       precomputed=None if pre_tgt is None else pre_tgt[:n])
         self.G_mix = self._globals(self.S_mix) if cache else None
         self.G_tgt = self._globals(self.S_tgt) if cache else None
-        # one example per (triplet, instruction kind)
-        self.triplet, self.task, captions = [], [], []
-        self.instructions: list[str] = []
-        for i, rec in enumerate(self.records):
-            for kind in kinds:
-                text = rec["instructions"][kind]["text"]
-                parsed = parse(text)
-                self.triplet.append(i)
-                self.task.append(TASK_IDS[parsed.task])
-                captions.append(parsed.caption)
-                self.instructions.append(text)
-        self.captions = captions
-        unique = sorted(set(captions))
-        where = {c: j for j, c in enumerate(unique)}
-        self._caption_index = [where[c] for c in captions]
-        self.caption_bank = CaptionFeatures(backbone, unique, cache=cache)
+        n_examples = n * len(self.kinds)
+        self.triplet = ExampleColumn(lambda e: e // len(self.kinds), n_examples)
+        if cache:
+            parsed = [self.example(e) for e in range(n_examples)]
+            self.task = [p[1] for p in parsed]
+            self.captions: Sequence[str] = [p[2] for p in parsed]
+            self.instructions: Sequence[str] = [p[3] for p in parsed]
+            unique = sorted(set(self.captions))
+            where = {c: j for j, c in enumerate(unique)}
+            self._caption_index: Sequence[int] = [where[c] for c in self.captions]
+            self.caption_bank = CaptionFeatures(backbone, unique, cache=True)
+        else:
+            self.task = ExampleColumn(lambda e: self.example(e)[1], n_examples)
+            self.captions = ExampleColumn(lambda e: self.example(e)[2], n_examples)
+            self.instructions = ExampleColumn(lambda e: self.example(e)[3], n_examples)
+            self._caption_index = ExampleColumn(lambda e: e, n_examples)
+            self.caption_bank = CaptionFeatures(backbone, self.captions, cache=False)
         tasks = [backbone.task_tokens(t) for t in TASK_IDS]  # T_task: [L_t, C_t] per task
         width = max(len(t) for t in tasks)
         self.task_tokens = torch.stack([torch.nn.functional.pad(t, (0, 0, 0, width - len(t))) for t in tasks]).float()
         self.task_mask = torch.stack([torch.arange(width) < len(t) for t in tasks])
+
+    def example(self, e: int) -> tuple[int, int, str, str]:
+        """(triplet row, task id, caption, instruction text) of example ``e``, parsed now."""
+        i, kind = divmod(e, len(self.kinds))
+        text = self.records[i]["instructions"][self.kinds[kind]]["text"]
+        parsed = self._parse(text)
+        return i, TASK_IDS[parsed.task], parsed.caption, text
 
     @torch.no_grad()
     def _globals(self, S, batch_size: int = 64) -> torch.Tensor:
@@ -113,14 +142,14 @@ class SeparationExamples:
     @torch.no_grad()
     def batch(self, idx) -> Batch:
         idx = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx).reshape(-1)
-        rows = np.asarray(self.triplet)[idx]
+        rows = np.asarray([self.triplet[i] for i in idx], dtype=np.int64)
         dev = self.device
         s_mix, s_tgt = self.S_mix[rows].to(dev), self.S_tgt[rows].to(dev)
         if self.G_mix is not None:
             g_mix, g_tgt = self.G_mix[torch.as_tensor(rows)].to(dev), self.G_tgt[torch.as_tensor(rows)].to(dev)
         else:
             g_mix, g_tgt = self.qaudio.audio_features(s_mix)[:, 0], self.qaudio.audio_features(s_tgt)[:, 0]
-        task = torch.as_tensor(np.asarray(self.task)[idx], device=dev)
+        task = torch.as_tensor([self.task[i] for i in idx], device=dev)
         text, _ = self.caption_bank[[self._caption_index[i] for i in idx]]
         tokens, mask = text.tokens.to(dev), text.mask.to(dev)
         cap_q = self.qaudio.text_features(tokens, mask)                          # [B, 1 + N, C_g]
