@@ -23,7 +23,7 @@ LAYERS = [
     {"eval"},
     {"pipeline"},
     {"stages"},
-    {"stage", "cli"},
+    {"stage", "cli", "launch"},
 ]
 LAYER = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 

@@ -55,6 +55,6 @@ def test_stage_runner_marks_the_kernel_as_a_pipeline_stage():
 
     from hsm_lib import stage
 
-    src = inspect.getsource(stage.run_stage)
+    src = inspect.getsource(stage.run_stage) + inspect.getsource(stage._execute)   # run_stage calls _execute
     assert src.index("PIPELINE_STAGE_ENV") < src.index("execute_notebook")
     assert src.index("train_state_dir") > src.index("execute_notebook")

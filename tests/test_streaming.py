@@ -41,6 +41,8 @@ def test_records_storage_gives_the_premixed_samples(smoke_corpus, records_corpus
         view = b.audio[2:5]
         assert isinstance(view, MixedPairs) and np.array_equal(np.asarray(view), np.asarray(a.audio[2:5]))
         assert np.array_equal(b.audio[np.array([4, 1])], a.audio[np.array([4, 1])])
+        assert np.array_equal(b.audio[3, :, 10:50], a.audio[3, :, 10:50])      # a crop, as the baseline reads one
+        assert np.array_equal(b.audio[1:4, 1], a.audio[1:4, 1])
         assert b.records[1:3][1] == a.records[2] and len(b.records[1:3]) == 2
     # everything but the triplets is the same corpus
     for name in ("clips/train.npy", "testsets/mixed.npy", "fbank_stats.json"):

@@ -15,6 +15,8 @@ build never leaves a half-written corpus behind.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import time
 from collections import Counter, defaultdict
@@ -147,6 +149,16 @@ def gather_offline(cfg: DataConfig) -> tuple[list[Recording], dict[str, str]]:
             continue
         recs.extend(_cap(found, cfg.max_recordings_per_source, cfg.seed))
     return recs, missing
+
+
+def gather_sources(cfg: DataConfig, sources: list[str]) -> list[Recording]:
+    """The recordings of ``sources`` again, whichever kind each is: an offline source is rescanned,
+    one of the paper's corpora re-imported from ``cfg.corpora`` (e.g. a probe decoding the
+    recordings a corpus was built from)."""
+    offline = [s for s in sources if s not in cfg.corpora]
+    recs = gather_offline(dataclasses.replace(cfg, sources=offline, max_recordings_per_source=0))[0] if offline else []
+    corpora = {name: paths for name, paths in cfg.corpora.items() if name in sources}
+    return recs + (gather_corpora(dataclasses.replace(cfg, corpora=corpora)) if corpora else [])
 
 
 def gather_corpora(cfg: DataConfig) -> list[Recording]:

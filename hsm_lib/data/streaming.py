@@ -75,7 +75,8 @@ class MixedPairs:
     through ``table`` (MIX_TABLE_DTYPE [N]) when indexed, never stored.
 
     Indexing as a numpy array: an int gives [2, L]; a slice gives a MixedPairs view (nothing
-    mixed yet); an index array gives [len(idx), 2, L]. ``np.asarray(pairs)`` mixes every row.
+    mixed yet); an index array gives [len(idx), 2, L]; a tuple indexes within the rows it mixes
+    (``pairs[i, :, a:b]`` -> [2, b - a]). ``np.asarray(pairs)`` mixes every row.
     """
 
     dtype = np.dtype(np.int16)
@@ -103,6 +104,10 @@ class MixedPairs:
                            float(row["other_gain"]), float(row["gain"]))
 
     def __getitem__(self, idx):
+        if isinstance(idx, tuple):   # e.g. pairs[i, :, a:b], a crop: mix the rows, then index within them
+            rows = self[idx[0]]
+            within = idx[1:] if isinstance(idx[0], (int, np.integer)) else (slice(None), *idx[1:])
+            return np.asarray(rows)[within]
         if isinstance(idx, slice):
             return MixedPairs(self.clips, self.table[idx])
         if isinstance(idx, (int, np.integer)):

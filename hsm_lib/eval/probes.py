@@ -88,7 +88,7 @@ def sound_class_probe(corpus: str | Path, data_cfg, clip_seconds: float, min_tra
         data_cfg: the profile's :class:`~hsm_lib.data.build.DataConfig` (which sources to rescan).
     """
     from hsm_lib.data.bank import decode_all
-    from hsm_lib.data.build import gather_offline
+    from hsm_lib.data.build import gather_sources
 
     recs = json.loads((Path(corpus) / "recordings.json").read_text())
     recs = [r for r in recs if r["family"] != "speech" and r["tags"]]
@@ -105,7 +105,7 @@ def sound_class_probe(corpus: str | Path, data_cfg, clip_seconds: float, min_tra
                 rs = [rs[i] for i in sorted(rng.choice(len(rs), max_per_class, replace=False))]
             chosen.update({r["id"]: (side, y) for r in rs})
     sources = sorted({r["source"] for r in recs if r["id"] in chosen})
-    found, _ = gather_offline(dataclasses.replace(data_cfg, sources=sources, max_recordings_per_source=0))
+    found = gather_sources(data_cfg, sources)
     bank = decode_all([r for r in found if r.id in chosen], progress=False)
     missing = len(chosen) - len(bank)
     if missing:

@@ -73,6 +73,9 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Eval
     corpus = paths.corpus_dir(profile)
     systems = load_systems(paths.profile_dir(profile) / "models", corpus, P["device"])
     test_sets = find_test_sets(corpus, paths.ood_dir(profile))
+    # a set asked for 0 triplets is not evaluated (e.g. a quick run that keeps one set)
+    test_sets = {name: ts for name, ts in test_sets.items()
+                 if P["triplets"].get(name, P["triplets"]["default"]) > 0 or name in (P["ceilings_on"], P["long_form"]["set"])}
     sets = list(test_sets)
     print("test sets:", sets)
     per_clip, examples, gen = {}, {}, torch.Generator().manual_seed(P["seed"])

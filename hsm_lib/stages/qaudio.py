@@ -67,7 +67,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> QAud
     backbone = TextBackbone(P["text_backbone"])
     print(f"frozen AudioMAE: C_s = {mae.cfg.dim}, {mae.cfg.n_patches} patches; "
           f"frozen text backbone '{backbone.name}': C_t = {backbone.dim}")
-    inputs = load_inputs(mae, corpus, P["cache_features"], progress, FeatureStore(paths.features_dir(profile)))
+    inputs = load_inputs(mae, corpus, P["cache_features"], progress, FeatureStore(paths.features_dir(profile)),
+                         spill_dir=paths.train_state_dir(profile, "qaudio", "test_features"))   # removed when the stage ends
     all_train_captions = [c for caps in inputs.captions["train"] for c in caps]
     text_bank = CaptionFeatures(backbone, all_train_captions, cache=P["cache_features"])  # shared by both models
     qaudio, q_cfg, lut, q_hist = train_qaudio(mae, backbone, inputs, text_bank, all_train_captions, P, train_cfg, progress,
@@ -88,14 +89,21 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> QAud
     return QAudioResult(qaudio, clap, q_hist, c_hist, tuple(G.shape), table5, loss_fig, tsne_fig)
 
 
-def load_inputs(mae: torch.nn.Module, corpus: Path, cache: bool, progress: bool, store: FeatureStore | None = None) -> _Inputs:
+def load_inputs(mae: torch.nn.Module, corpus: Path, cache: bool, progress: bool, store: FeatureStore | None = None,
+                spill_dir: Path | None = None) -> _Inputs:
     """Captions of the train and test clips, their frozen AudioMAE features (from ``store``, the
-    audiomae stage's export, where it holds them), the test clips' tags."""
+    audiomae stage's export, where it holds them), the test clips' tags. Without ``cache``, the
+    training clips' S is computed per batch and the test clips' once, into a file in ``spill_dir``
+    (retrieval reads every test clip's S several times)."""
     mean, std = fbank_stats(corpus)
     captions = {s: [c["captions"] for c in json.loads((corpus / "clips" / f"{s}.json").read_text())] for s in SPLITS}
     tags = [c["tags"][0] for c in json.loads((corpus / "clips" / "test.json").read_text())]
     waves = {s: corpus_waves(corpus, s, "clips") for s in SPLITS}
-    S = {s: AudioMAEFeatures(mae, waves[s], mae.cfg.n_frames, mean, std, cache=cache, progress=progress,
+    spill = {s: None if cache or s != "test" or spill_dir is None else spill_dir / f"S_{s}.npy" for s in SPLITS}
+    if spill["test"] is not None:
+        spill_dir.mkdir(parents=True, exist_ok=True)
+    S = {s: AudioMAEFeatures(mae, waves[s], mae.cfg.n_frames, mean, std, cache=cache or spill[s] is not None,
+                             progress=progress, spill=spill[s],
                              precomputed=store.load(clip_feature_name(s), waves[s]) if store and cache else None)
          for s in SPLITS}
     print({s: f"{len(S[s])} clips, {sum(map(len, captions[s]))} captions" for s in S})

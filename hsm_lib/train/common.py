@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 
 import numpy as np
@@ -33,13 +34,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     """"auto" -> cuda if there is one, else cpu; "cuda" without a GPU is a clear error.
 
     On a GPU, float32 matrix products may use TF32 tensor cores (PyTorch's "high" precision):
-    the usual setting for training, several times faster on Ampere and later."""
+    the usual setting for training, several times faster on Ampere and later. Under torchrun,
+    plain "cuda" is this process's GPU, ``cuda:<LOCAL_RANK>`` (frozen models and evaluation then
+    share each rank's GPU, not GPU 0)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise RuntimeError("device 'cuda' was asked for but torch sees no GPU")
         torch.set_float32_matmul_precision("high")
+        if name == "cuda" and "LOCAL_RANK" in os.environ:
+            name = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+            torch.cuda.set_device(torch.device(name))
     return torch.device(name)
 
 
