@@ -119,3 +119,22 @@ def test_separation_examples_stream_what_they_would_hold(records_corpus):
     assert torch.equal(a.task, b.task)
     for x, y in ((a.s_mix, b.s_mix), (a.s_tgt, b.s_tgt), (a.g_tgt, b.g_tgt), (a.cond_text.text, b.cond_text.text), (a.cond.text, b.cond.text)):
         assert torch.allclose(x, y, atol=2e-2)   # the held features are float16
+
+
+def test_baseline_caption_embeddings_of_a_records_set_are_encoded_per_batch(smoke_corpus, records_corpus):
+    """The paper profile's records set gets its captions encoded per batch (no [N, C_t] held), equal to
+    the embeddings the pre-mixed set computes once, row for row, for the extraction and removal captions."""
+    from hsm_lib.stages.baselines import CaptionEmbeddings, caption_embeddings
+    from hsm_lib.text.backbone import TextBackbone
+
+    backbone = TextBackbone("minilm")
+    premixed_dir, _ = smoke_corpus
+    held_set, streamed_set = TripletSet(premixed_dir / "triplets", "train"), TripletSet(records_corpus / "triplets", "train")
+    rows = torch.tensor([7, 0, 3, 7])
+    for instruction in ("extraction", "removal"):
+        held = caption_embeddings(backbone, held_set, instruction)
+        streamed = caption_embeddings(backbone, streamed_set, instruction)
+        assert isinstance(held, torch.Tensor) and isinstance(streamed, CaptionEmbeddings)
+        assert streamed.shape == tuple(held.shape) and len(streamed) == len(held)
+        assert torch.allclose(streamed[rows], held[rows], atol=1e-5)
+        assert torch.allclose(streamed[2:5], held[2:5], atol=1e-5)

@@ -8,6 +8,7 @@ SI-SDRi on the mixed test set (stage ``evaluate`` scores it properly).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
     # The removal instruction names the other source: its caption queries that source when it is the target.
     other_text = caption_embeddings(backbone, train, "removal") if train_cfg.both_sources else None
     print(f"{len(train)} training triplets (extraction instructions{', and each other source by its caption' if train_cfg.both_sources else ''}); "
-          f"caption embeddings {tuple(text.shape)}")
+          f"caption embeddings {tuple(text.shape)}{', encoded per batch' if isinstance(text, CaptionEmbeddings) else ''}")
     cfg = ResUNetConfig(text_dim=backbone.dim, **P["model"])
     torch.manual_seed(train_cfg.seed)
     model = ResUNetFiLM(cfg)
@@ -64,11 +65,53 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Base
 
 
 def caption_embeddings(backbone: TextBackbone, triplets: TripletSet, instruction: str = "extraction",
-                       batch_size: int = 256) -> torch.Tensor:
+                       batch_size: int = 256) -> torch.Tensor | CaptionEmbeddings:
     """[N, C_t]: the backbone's sentence embedding of each triplet's caption, parsed from its
-    ``instruction`` ("extraction": the target's caption; "removal": the other source's)."""
-    captions = [parse_instruction(r["instructions"][instruction]["text"]).caption for r in triplets.records]
-    return torch.cat([backbone.encode(captions[i:i + batch_size]).pooled for i in range(0, len(captions), batch_size)])
+    ``instruction`` ("extraction": the target's caption; "removal": the other source's).
+
+    A set stored as records (the paper profile's streaming storage) gets a
+    :class:`CaptionEmbeddings` that encodes the rows a batch asks for: at 1.7M triplets the whole
+    [N, C_t] would be ~5 GB. Other sets get the tensor, computed once."""
+    captions = ParsedCaptions(triplets.records, instruction)
+    if triplets.storage == "records":
+        return CaptionEmbeddings(backbone, captions)
+    return torch.cat([backbone.encode([captions[j] for j in range(i, min(i + batch_size, len(captions)))]).pooled
+                      for i in range(0, len(captions), batch_size)])
+
+
+class ParsedCaptions(Sequence):
+    """The caption each record's ``instruction`` names, parsed when read: ``captions[i]`` -> str."""
+
+    def __init__(self, records: Sequence[dict], instruction: str):
+        self.records, self.instruction = records, instruction
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return parse_instruction(self.records[i]["instructions"][self.instruction]["text"]).caption
+
+
+class CaptionEmbeddings:
+    """[N, C_t] sentence embeddings encoded per batch: ``emb[rows]`` (an index tensor or array) ->
+    [len(rows), C_t], as the tensor :func:`caption_embeddings` computes once would give."""
+
+    def __init__(self, backbone: TextBackbone, captions: Sequence[str]):
+        self.backbone, self.captions = backbone, captions
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.captions), self.backbone.dim)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        if isinstance(rows, slice):
+            rows = range(*rows.indices(len(self)))
+        return self.backbone.encode([self.captions[int(i)] for i in np.atleast_1d(np.asarray(rows))]).pooled
 
 
 def first_look(model: ResUNetFiLM, backbone: TextBackbone, corpus: Path, n: int = 20) -> list[float]:

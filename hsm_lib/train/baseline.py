@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,14 +59,16 @@ class BaselineTrainConfig(TrainConfig):
             raise ConfigError(f"baseline loss must be one of {', '.join(WAVEFORM_LOSSES)}, got {self.loss!r}")
 
 
-def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: torch.Tensor, cfg: BaselineTrainConfig,
+def fit_resunet(model: ResUNetFiLM, audio: np.ndarray, text: Any, cfg: BaselineTrainConfig,
                 progress: bool = True, state_dir: str | Path | None = None,
-                other_text: torch.Tensor | None = None) -> dict[str, list[float]]:
+                other_text: Any = None) -> dict[str, list[float]]:
     """Train in place on extraction examples.
 
     Args:
         audio: [N, 2, L] int16 (target, other) pairs, as the triplet sets store them.
-        text: [N, text_dim] the extraction caption's sentence embedding per triplet.
+        text: [N, text_dim] the extraction caption's sentence embedding per triplet: a tensor, or anything
+            that ``text[rows]`` (rows: an index tensor) turns into one and that has ``len`` and ``shape``
+            (the paper profile's per-batch encoding, hsm_lib/stages/baselines.py).
         other_text: [N, text_dim] the other source's caption embedding; required by ``cfg.both_sources``.
         state_dir: where the resumable training state lives (None: no resuming).
     Returns: history with "step" and "loss" (``cfg.loss``, as ``LOSS_LABELS`` names it).
