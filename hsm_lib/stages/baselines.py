@@ -75,8 +75,7 @@ def caption_embeddings(backbone: TextBackbone, triplets: TripletSet, instruction
     captions = ParsedCaptions(triplets.records, instruction)
     if triplets.storage == "records":
         return CaptionEmbeddings(backbone, captions)
-    return torch.cat([backbone.encode([captions[j] for j in range(i, min(i + batch_size, len(captions)))]).pooled
-                      for i in range(0, len(captions), batch_size)])
+    return torch.cat([backbone.encode(captions[i:i + batch_size]).pooled for i in range(0, len(captions), batch_size)])
 
 
 class ParsedCaptions(Sequence):
