@@ -148,3 +148,33 @@ def test_tagger_metrics_against_independent_computations():
     cos = embedding_cosine(emb[[0, 0]], emb[[2, 1]])
     assert cos[0] == pytest.approx(1.0, abs=1e-6) and cos[1] < cos[0]
     assert embedding_cosine(np.array([[1.0, 0.0]]), np.array([[0.0, 2.0]]))[0] == pytest.approx(0.0)
+
+
+def test_tagger_with_folded_batch_norms_gives_the_package_models_outputs():
+    import torch
+    from aisfx.inference import get_path_modelWeights, load_bestModel
+
+    from hsm_lib.eval.tagger import HEAD, _numpy_scalar_types, default_tagger, spectrogram
+
+    with torch.serialization.safe_globals(_numpy_scalar_types()):
+        weights, ds_dict = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=True)
+    package_model = load_bestModel(weights, ds_dict, "cpu").eval()
+    folded = default_tagger().model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in package_model.modules())
+    rng = np.random.default_rng(1)
+    spec = spectrogram((0.2 * rng.standard_normal((3, 24000))).astype(np.float32))
+    with torch.no_grad():
+        (emb_a, logit_a), (emb_b, logit_b) = package_model(spec, HEAD), folded(spec, HEAD)
+    assert torch.allclose(emb_a, emb_b, atol=1e-4) and torch.allclose(logit_a, logit_b, atol=1e-4)
+
+
+def test_a_reference_scores_bit_for_bit_as_the_raw_signal_and_falls_back_on_other_lengths():
+    from hsm_lib.eval.metrics import Reference
+
+    ref, rng = clip(11, 1.0), np.random.default_rng(3)
+    reference = Reference(ref)
+    for est in (ref + 0.1 * rng.standard_normal(len(ref)), 0.5 * ref[::-1].copy(), ref[:12000] + 0.01):
+        assert lsd(est, reference) == lsd(est, ref)
+        assert mel_psnr(est, reference) == mel_psnr(est, ref)
+    assert set(reference._spectra) == {"lsd", "psnr"}   # computed once, for the full-length estimates

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hsm_lib.eval.calibration import CALIBRATION, MIXTURE, calibration_for
-from hsm_lib.eval.metrics import lsd, mel_psnr, si_sdr_improvement
+from hsm_lib.eval.metrics import Reference, lsd, mel_psnr, si_sdr_improvement
 from hsm_lib.eval.stats import bootstrap_ci, paired_comparison
 from hsm_lib.eval.tagger import embedding_cosine, kl_divergence
 
@@ -48,16 +48,20 @@ class Judges:
 
 
 def score(outputs: np.ndarray, targets: np.ndarray, mixtures: np.ndarray, target_tags: tuple[np.ndarray, np.ndarray],
-          caption_emb: np.ndarray, judges: Judges, output_tags: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+          caption_emb: np.ndarray, judges: Judges, output_tags: tuple[np.ndarray, np.ndarray] | None = None,
+          references: list[Reference] | None = None) -> dict[str, np.ndarray]:
     """Per-clip metrics of ``outputs`` [N, L] against ``targets`` [N, L] (16 kHz); ``output_tags``:
-    the tagger's (embeddings, log-posteriors) of ``outputs`` where already computed."""
+    the tagger's (embeddings, log-posteriors) of ``outputs`` where already computed; ``references``:
+    ``targets`` as :class:`~hsm_lib.eval.metrics.Reference` s, when many systems are scored against
+    them (their spectra are then computed once; the same numbers)."""
     emb, logp = output_tags if output_tags is not None else judges.tagger(outputs)
+    refs = references if references is not None else list(targets)
     with torch.no_grad():
         audio = judges.eval_clap.audio_embedding(torch.as_tensor(emb, dtype=torch.float32)).numpy()
     return {
         "kl": kl_divergence(target_tags[1], logp),
-        "lsd": np.array([lsd(o, t) for o, t in zip(outputs, targets)]),
-        "psnr": np.array([mel_psnr(o, t) for o, t in zip(outputs, targets)]),
+        "lsd": np.array([lsd(o, r) for o, r in zip(outputs, refs)]),
+        "psnr": np.array([mel_psnr(o, r) for o, r in zip(outputs, refs)]),
         "si_sdri": np.array([si_sdr_improvement(o, t, m) for o, t, m in zip(outputs, targets, mixtures)]),
         "afsim": embedding_cosine(target_tags[0], emb),
         "clap": (audio * caption_emb).sum(-1),

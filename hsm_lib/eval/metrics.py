@@ -51,12 +51,44 @@ def _lsd_spectrogram(x: torch.Tensor, sr: int) -> torch.Tensor:
     return torch.stft(x, n_fft, hop_length=hop, window=window, center=True, pad_mode="constant", return_complex=True).abs()
 
 
-def lsd(estimate, reference, sr: int = SAMPLE_RATE) -> float:
+def _lsd_input(x: torch.Tensor, sr: int) -> torch.Tensor:
+    """The LSD's spectrogram [freq, frames] of ``x`` [T] after its DC removal and peak normalisation."""
+    x = x - x.mean()
+    return _lsd_spectrogram(x / x.abs().max().clamp_min(1e-12), sr)
+
+
+class Reference:
+    """A reference signal whose LSD spectrogram and PSNR mel are computed once, to score many
+    estimates of the same length against it (one per system in the evaluation): the same numbers
+    as passing the raw reference, bit for bit. An estimate of another length falls back to the
+    raw signal, cropped as usual."""
+
+    def __init__(self, reference, sr: int = SAMPLE_RATE):
+        self.wave, self.sr = _as_tensor(reference), sr
+        self._spectra: dict[str, torch.Tensor] = {}
+
+    def spectrum(self, kind: str) -> torch.Tensor:
+        """``kind`` "lsd": the LSD spectrogram [freq, frames]; "psnr": the PSNR mel [64, frames]."""
+        if kind not in self._spectra:
+            self._spectra[kind] = _lsd_input(self.wave, self.sr) if kind == "lsd" else _psnr_mel(self.wave, self.sr)
+        return self._spectra[kind]
+
+
+def _reference_spectrum(estimate, reference, sr: int, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the estimate cropped, the reference's ``kind`` spectrum at the cropped length)."""
+    if isinstance(reference, Reference):
+        est = _as_tensor(estimate)
+        if len(est) == len(reference.wave) and reference.sr == sr:
+            return est, reference.spectrum(kind)
+        reference = reference.wave
     est, ref = _crop(estimate, reference)
-    est, ref = est - est.mean(), ref - ref.mean()
-    est = est / est.abs().max().clamp_min(1e-12)
-    ref = ref / ref.abs().max().clamp_min(1e-12)
-    e, r = _lsd_spectrogram(est, sr), _lsd_spectrogram(ref, sr)   # [freq, frames]
+    return est, _lsd_input(ref, sr) if kind == "lsd" else _psnr_mel(ref, sr)
+
+
+def lsd(estimate, reference, sr: int = SAMPLE_RATE) -> float:
+    """``reference``: a signal [T], or a :class:`Reference` built from one."""
+    est, r = _reference_spectrum(estimate, reference, sr, "lsd")     # r: [freq, frames]
+    e = _lsd_input(est, sr)
     d = torch.log10(r ** 2 / (e + LSD_EPS) ** 2 + LSD_EPS) ** 2
     return float(d.mean(0).sqrt().mean())
 
@@ -78,8 +110,9 @@ def _psnr_mel(x: torch.Tensor, sr: int) -> torch.Tensor:
 
 
 def mel_psnr(estimate, reference, sr: int = SAMPLE_RATE) -> float:
-    est, ref = _crop(estimate, reference)
-    mse = float(((_psnr_mel(est, sr) - _psnr_mel(ref, sr)) ** 2).mean())
+    """``reference``: a signal [T], or a :class:`Reference` built from one."""
+    est, ref_mel = _reference_spectrum(estimate, reference, sr, "psnr")
+    mse = float(((_psnr_mel(est, sr) - ref_mel) ** 2).mean())
     return PSNR_CAP if mse <= 10 ** (-PSNR_CAP / 10) else 10 * float(np.log10(1.0 / mse))
 
 

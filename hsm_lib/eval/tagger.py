@@ -56,6 +56,19 @@ def _numpy_scalar_types() -> list:
             *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType"))]
 
 
+def fold_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """Fold each aisfx ``ConvBlock``'s batch norms (``bn1``, ``bn2``) into the convolutions before
+    them (``conv1``, ``conv2``), in place; the model is put in eval mode, as folding needs."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    for block in model.modules():
+        if all(hasattr(block, n) for n in ("conv1", "bn1", "conv2", "bn2")) and isinstance(block.bn1, torch.nn.BatchNorm2d):
+            block.conv1, block.bn1 = fuse_conv_bn_eval(block.conv1, block.bn1), torch.nn.Identity()
+            block.conv2, block.bn2 = fuse_conv_bn_eval(block.conv2, block.bn2), torch.nn.Identity()
+    return model
+
+
 class Tagger:
     """The aisfx network, loaded from the installed package only (its checkpoint is a pickle)."""
 
@@ -68,10 +81,11 @@ class Tagger:
         # whose ds_dict holds numpy scalars: allow exactly those types, and nothing else.
         with torch.serialization.safe_globals(_numpy_scalar_types()):
             weights, ds_dict = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=True)
-        # Channels-last convolution weights: the same arithmetic (outputs within 1e-5), 1.38x faster on
-        # 2 cores (64 clips of 4 s: 3.75 -> 2.72 s, measured in one run); the tagger is about half of
-        # the evaluate stage's time.
-        self.model = load_bestModel(weights, ds_dict, device).to(memory_format=torch.channels_last)
+        # Channels-last convolution weights, each batch norm folded into the convolution before it
+        # (eval mode): the same arithmetic (outputs within 1e-5). Channels-last is 1.38x faster on 2
+        # cores (64 clips of 4 s: 3.75 -> 2.72 s), the folding a further 1.14x (16 clips of 4 s:
+        # 0.69 -> 0.60 s), each measured in one run. The tagger is 11 % of the cpu pipeline's time.
+        self.model = fold_batch_norms(load_bestModel(weights, ds_dict, device)).to(memory_format=torch.channels_last)
         self.device = device
         self.classes = int(ds_dict[HEAD][1])
 

@@ -27,6 +27,7 @@ from hsm_lib.eval import long_form, paper_tables
 from hsm_lib.eval.calibration import CALIBRATION
 from hsm_lib.eval.evaluate import (BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, ordering_records, ordering_rows,
                                    own_caption_rate, score, separate_set)
+from hsm_lib.eval.metrics import Reference
 from hsm_lib.eval.stats import bootstrap_ci
 from hsm_lib.eval.tagger import default_tagger
 from hsm_lib.features import fbank_stats
@@ -130,8 +131,11 @@ def evaluate_set(ts: TripletSet, systems: _Systems, P: dict[str, Any], gen: torc
     targets = np.stack([it["target"] for it in items]); mixtures = np.stack([it["mixture"] for it in items])
     target_tags = judges.tagger(targets)
     caption_emb = judges.caption_embeddings([r["target_caption"] for r in ts.records[:n]])
-    scores = {system: score(out, targets, mixtures, target_tags, caption_emb, judges) for system, out in outputs.items()}
-    scores[GROUND_TRUTH] = score(targets, targets, mixtures, target_tags, caption_emb, judges, output_tags=target_tags)
+    references = [Reference(t) for t in targets]        # each target's spectra, once for every system
+    scores = {system: score(out, targets, mixtures, target_tags, caption_emb, judges, references=references)
+              for system, out in outputs.items()}
+    scores[GROUND_TRUTH] = score(targets, targets, mixtures, target_tags, caption_emb, judges, output_tags=target_tags,
+                                 references=references)
     with torch.no_grad():
         target_audio = judges.eval_clap.audio_embedding(torch.as_tensor(target_tags[0], dtype=torch.float32)).numpy()
     scores[GROUND_TRUTH]["own_caption"] = own_caption_rate(target_audio, caption_emb, [r["target_caption"] for r in ts.records[:n]])
