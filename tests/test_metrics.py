@@ -178,3 +178,14 @@ def test_a_reference_scores_bit_for_bit_as_the_raw_signal_and_falls_back_on_othe
         assert lsd(est, reference) == lsd(est, ref)
         assert mel_psnr(est, reference) == mel_psnr(est, ref)
     assert set(reference._spectra) == {"lsd", "psnr"}   # computed once, for the full-length estimates
+
+
+def test_visqol_on_worker_processes_gives_the_same_numbers_as_in_process():
+    from hsm_lib.eval.metrics import visqol, visqol_many
+
+    refs = [clip(s, 1.0) for s in (12, 13, 14)]
+    rng = np.random.default_rng(4)
+    ests = [r + 0.02 * (i + 1) * rng.standard_normal(len(r)) for i, r in enumerate(refs)]
+    pooled = visqol_many(ests, refs, workers=2)
+    assert pooled == [visqol(e, r) for e, r in zip(ests, refs)]
+    assert visqol_many(ests[:1], refs[:1]) == pooled[:1] and visqol_many([], []) == []

@@ -94,3 +94,27 @@ def test_table7_shows_intervals_and_averages_the_random_init_seeds(tmp_path, mon
     assert data["accuracy"]["rand 2"]["pitch_class"] == 74.0
     assert abs(data["ci95"]["pretrained"]["pitch_class"]["ci95"] - 7.84) < 0.01
     assert pr.accuracy_ci95(50.0, 0) != pr.accuracy_ci95(50.0, 0)   # nan: no test clips, no interval
+
+
+def test_run_probes_fits_each_row_and_probe_in_worker_processes_as_in_process():
+    import torch
+
+    from hsm_lib.features import fbanks
+
+    rng = np.random.default_rng(5)
+    t = np.arange(8000) / 16000
+
+    def probe(name: str, freqs: list[float]) -> pr.ProbeSet:
+        labels = np.repeat(np.arange(len(freqs)), 6)
+        waves = np.stack([np.sin(2 * np.pi * freqs[k] * t) + 0.3 * rng.standard_normal(len(t)) for k in labels]).astype(np.float32)
+        return pr.ProbeSet(name, [str(f) for f in freqs], waves[::2], labels[::2], waves[1::2], labels[1::2], "tones")
+
+    probes = [probe("low", [200.0, 400.0]), probe("high", [1000.0, 2000.0, 3000.0])]
+    extractors = {"mean log-mel": pr.logmel_extractor(), "first frame": lambda x: x[:, 0].numpy()}
+    results = pr.run_probes(probes, extractors, n_frames=48, mean=0.0, std=1.0)
+    for p in probes:
+        train = fbanks(p.train_waves, 48, 0.0, 1.0, dtype=torch.float32)
+        test = fbanks(p.test_waves, 48, 0.0, 1.0, dtype=torch.float32)
+        for row, fx in extractors.items():
+            assert results[row][p.name] == 100.0 * pr.linear_probe_accuracy(fx(train), p.train_labels, fx(test), p.test_labels)
+    assert results["mean log-mel"]["low"] > 80.0

@@ -22,6 +22,7 @@ import torch
 import torchaudio
 
 from hsm_lib.audio import SAMPLE_RATE
+from hsm_lib.eval.visqol_pool import VISQOL_RATE, moslqo, moslqo_many
 
 LSD_EPS = 1e-12
 PSNR_CAP = 100.0
@@ -155,21 +156,23 @@ def mel_distance(estimate, reference, sr: int = SAMPLE_RATE, windows: tuple[int,
 # --- ViSQOL ------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _visqol_api():
-    from visqol.api import VisqolApi
+def _visqol_pair(estimate, reference, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, estimate) cropped to a common length and resampled to 48 kHz, float64."""
+    from hsm_lib.audio import resample
 
-    api = VisqolApi()
-    api.create(mode="audio")  # general audio: the 48 kHz SVR model shipped in the wheel
-    return api
+    est, ref = _crop(estimate, reference)
+    e = resample(est.numpy().astype(np.float32), sr, VISQOL_RATE).astype(np.float64)
+    r = resample(ref.numpy().astype(np.float32), sr, VISQOL_RATE).astype(np.float64)
+    return r, e
 
 
 def visqol(estimate, reference, sr: int = SAMPLE_RATE) -> float:
     """ViSQOL v3 audio mode (``visqol-python``): MOS-LQO in [1, 5], higher is better. Both
     signals are resampled to the 48 kHz the audio model expects. About a second per clip."""
-    from hsm_lib.audio import resample
+    return moslqo(_visqol_pair(estimate, reference, sr))
 
-    est, ref = _crop(estimate, reference)
-    e = resample(est.numpy().astype(np.float32), sr, 48000).astype(np.float64)
-    r = resample(ref.numpy().astype(np.float32), sr, 48000).astype(np.float64)
-    return float(_visqol_api().measure_from_arrays(r, e, 48000).moslqo)
+
+def visqol_many(estimates, references, sr: int = SAMPLE_RATE, workers: int | None = None) -> list[float]:
+    """:func:`visqol` of each (estimate, reference) pair, the pairs scored on ``workers``
+    processes (default one per core; :mod:`hsm_lib.eval.visqol_pool`): the same numbers, sooner."""
+    return moslqo_many([_visqol_pair(e, r, sr) for e, r in zip(estimates, references)], workers)

@@ -123,8 +123,11 @@ def listening_table(codec: Codec | STFTCodec, train_cfg: CodecTrainConfig, train
                 ["system", "training steps", "training s (this run)", *HEADERS], rows,
                 notes=[f"{len(targets)} targets of the mixed test set; mean [95 % bootstrap confidence interval over "
                        "clips]. KL and cosine: the aisfx tagger (UCS head), as in Tables II-III.",
-                       "Ablation rows train from scratch on the same audio for step counts chosen to take about the same "
-                       "time on 2 cores; their measured seconds are in the table. The stage's own codec trains longer.",
+                       ("Ablation rows train from scratch on the same audio for step counts chosen to take about the same "
+                        "time on 2 cores; their measured seconds are in the table. The stage's own codec trains longer."
+                        if A["variants"] else
+                        "No ablation variants in this profile (params.yaml codec.ablation.variants); the cpu profile's "
+                        "design ablation, as last measured by this stage, is quoted in params.yaml beside codec.kind."),
                        "Calibration rows are built from the same clips: they say what a number means."],
                 data={"profile": profile, "clips": len(targets),
                       "per_clip": {k: {m: v.tolist() for m, v in d.items()} for k, d in scores.items()}})
