@@ -24,6 +24,7 @@ DEBIAN_PACKAGES=(
   opus-tools                   # Opus, the real codec beside ours (Table VIII)
   ffmpeg
   sox
+  chromium                     # headless browser: the demo page's check and screenshot (stage demo, tests)
   git
 )
 # A bare Debian has python3 but not venv/ensurepip (package python3-venv).

@@ -30,7 +30,10 @@ MAP = [
     ("the orderings the paper claims, each with its paired test", "orderings.md", "evaluate", "paired bootstrap over our test triplets"),
     ("the paper's own numbers", "paper_reference.md", "evaluate", "quoted, labelled as the paper's"),
     ("long recordings: the cost of joining windows (not in the paper)", "long_recordings.md", "evaluate", "test clips repeated to long recordings"),
-    ("Fig. 7 (examples)", "figures/fig7_examples.png", "evaluate", "-"),
+    ("Fig. 7 (examples)", "figures/fig7_examples.png, figures/fig7_examples.pdf", "figures", "drawn from the examples evaluate keeps"),
+    ("training curves of every model", "figures/training_curves.png, figures/training_curves.pdf, curves", "figures", "curves: the report stage"),
+    ("the paper's demo page of examples", "demo/index.html, figures/demo_page.png", "demo", "Opus-compressed audio, inlined"),
+    ("headline numbers for `dvc metrics show` / `diff`", "metrics", "report", "-"),
 ]
 
 

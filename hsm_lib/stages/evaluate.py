@@ -1,10 +1,12 @@
 """Stage ``evaluate``: every system on every test set (paper Sec. V-A-C: Tables II-IV, the
-ceilings, Fig. 7).
+ceilings).
 
 Each test triplet is separated with its extraction and its removal instruction by Ours and
 Ours_single (the baseline takes the extraction instruction), every output is scored against the
 target, and the tables ``table2_objective``, ``table3_semantic``, ``table4_zero_shot``,
-``ceilings`` and ``paper_reference`` are written.
+``ceilings`` and ``paper_reference`` are written. The first ``keep_examples`` triplets of every
+set are kept with their outputs and per-clip metrics (data/<profile>/examples), from which the
+``figures`` stage draws Fig. 7 and the ``demo`` stage builds the listening page.
 """
 
 from __future__ import annotations
@@ -14,27 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from hsm_lib import paths
-from hsm_lib.audio import SAMPLE_RATE, fbank
+from hsm_lib.audio import SAMPLE_RATE
 from hsm_lib.config import profile_section
 from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval import long_form, paper_tables
-from hsm_lib.eval.calibration import CALIBRATION
+from hsm_lib.eval.calibration import CALIBRATION, MIXTURE
 from hsm_lib.eval.evaluate import (BASELINE, CEILINGS, SYSTEMS, Judges, mean_table, ordering_records, ordering_rows,
                                    own_caption_rate, score, separate_set)
+from hsm_lib.eval.examples_store import ExampleSet, examples_dir, load_example_sets, save_example_set
 from hsm_lib.eval.metrics import Reference
 from hsm_lib.eval.stats import bootstrap_ci
 from hsm_lib.eval.tagger import default_tagger
 from hsm_lib.features import fbank_stats
+from hsm_lib.io import atomic_folder
 from hsm_lib.pipeline import Separator
 from hsm_lib.registry import load_model
-from hsm_lib.reporting import save_figure, write_table
-from hsm_lib.stages.common import detached
+from hsm_lib.reporting import write_table
 from hsm_lib.text.instructions import parse_instruction
 from hsm_lib.train.separation import SeparationExamples
 
@@ -42,7 +43,8 @@ ZERO_SHOT = "music_synth"
 OOD = "ood"
 GROUND_TRUTH = "ground truth (target)"
 OBJECTIVE = ("kl", "lsd", "psnr", "si_sdri")
-KEPT = ("Ours (extraction)", "Ours (removal)")
+# The systems whose outputs are kept for the figures and the listening page (with the mixture and target).
+KEPT = ("Ours (extraction)", "Ours (removal)", "Ours_single (extraction)", "Ours_single (removal)", BASELINE)
 PerClip = dict[str, dict[str, dict[str, np.ndarray]]]  # test set -> system -> metric -> [n_triplets]
 
 
@@ -64,12 +66,11 @@ class EvaluateResult:
 
     per_clip: PerClip
     tables: dict[str, str]             # report name -> Markdown (table2_objective, table3_semantic, ...)
-    examples: dict[str, Any] = field(default_factory=dict)  # items, records and KEPT outputs of the first triplets
-    examples_figure: Figure | None = None
+    examples: list[ExampleSet] = field(default_factory=list)  # the first triplets of each set: audio, outputs, metrics
 
 
 def run(profile: str, params: dict | None = None, progress: bool = True) -> EvaluateResult:
-    """Separate and score every test set, and write Tables II-IV, the ceilings and Fig. 7."""
+    """Separate and score every test set, write Tables II-IV and the ceilings, keep the examples."""
     P = params if params is not None else profile_section("evaluate", profile)
     corpus = paths.corpus_dir(profile)
     systems = load_systems(paths.profile_dir(profile) / "models", corpus, P["device"])
@@ -79,18 +80,15 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Eval
                  if P["triplets"].get(name, P["triplets"]["default"]) > 0 or name in (P["ceilings_on"], P["long_form"]["set"])}
     sets = list(test_sets)
     print("test sets:", sets)
-    per_clip, examples, gen = {}, {}, torch.Generator().manual_seed(P["seed"])
-    for name, ts in test_sets.items():
-        per_clip[name], kept = evaluate_set(ts, systems, P, gen, progress)
-        examples = kept or examples
-        print(f"{name}: {len(per_clip[name][BASELINE]['kl'])} triplets; "
-              f"Ours (extraction) LSD {per_clip[name]['Ours (extraction)']['lsd'].mean():.2f}")
+    per_clip, gen = {}, torch.Generator().manual_seed(P["seed"])
+    with atomic_folder(examples_dir(profile)) as kept:
+        for name, ts in test_sets.items():
+            per_clip[name] = evaluate_set(ts, systems, P, gen, progress, keep_in=kept)
+            print(f"{name}: {len(per_clip[name][BASELINE]['kl'])} triplets; "
+                  f"Ours (extraction) LSD {per_clip[name]['Ours (extraction)']['lsd'].mean():.2f}")
     tables = write_tables(per_clip, sets, P["ceilings_on"], profile)
     tables["long_recordings"] = write_long_recordings(test_sets[P["long_form"]["set"]], systems, P["long_form"], profile, progress)
-    fig = plot_examples(examples)
-    if fig is not None:
-        save_figure(fig, "fig7_examples")
-    return EvaluateResult(per_clip, tables, examples, fig)
+    return EvaluateResult(per_clip, tables, load_example_sets(examples_dir(profile)))
 
 
 def find_test_sets(corpus: Path, ood: Path) -> dict[str, TripletSet]:
@@ -115,9 +113,10 @@ def load_systems(models_dir: Path, corpus: Path, device: str) -> _Systems:
 
 
 def evaluate_set(ts: TripletSet, systems: _Systems, P: dict[str, Any], gen: torch.Generator,
-                 progress: bool) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+                 progress: bool, keep_in: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Separate the first triplets of ``ts`` with every system and score each output (and the
-    target itself). Returns system -> metric -> [n] and, on the ceilings set, the first examples."""
+    target itself). Returns system -> metric -> [n]; with ``keep_in``, the first
+    ``P["keep_examples"]`` triplets are kept there (:func:`save_example_set`)."""
     sep, judges = systems.sep, systems.judges
     name = ts.name
     n = min(len(ts), P["triplets"].get(name, P["triplets"]["default"]))
@@ -139,10 +138,9 @@ def evaluate_set(ts: TripletSet, systems: _Systems, P: dict[str, Any], gen: torc
     with torch.no_grad():
         target_audio = judges.eval_clap.audio_embedding(torch.as_tensor(target_tags[0], dtype=torch.float32)).numpy()
     scores[GROUND_TRUTH]["own_caption"] = own_caption_rate(target_audio, caption_emb, [r["target_caption"] for r in ts.records[:n]])
-    kept = {}
-    if name == P["ceilings_on"]:
-        kept = {"items": items[:3], "records": ts.records[:3], **{k: outputs[k][:3] for k in KEPT}}
-    return scores, kept
+    if keep_in is not None:
+        save_example_set(keep_in, name, items, ts.records[:n], outputs, scores, KEPT, P["keep_examples"], mixture_row=MIXTURE)
+    return scores
 
 
 def as_json(per_clip: PerClip) -> dict[str, dict[str, dict[str, list[float]]]]:
@@ -299,24 +297,3 @@ def write_paper_reference() -> None:
                        "comparable number for number with our tables: data, scale and metric models differ.",
                        f"Its Table III ('3 Sets', AFSim / CLAP): {table3}.",
                        f"Its Table IV (MUSIC, KL / LSD / PSNR / CLAP / AFSim): {table4}."])
-
-
-def plot_examples(examples: dict[str, Any]) -> Figure | None:
-    """Fig. 7 analog: mixture, target and the outputs of both instructions (log-mel), one row per
-    kept triplet; None when none were kept."""
-    n_ex = len(examples.get("items", []))
-    if not n_ex:
-        return None
-    fig, axes = plt.subplots(n_ex, 4, figsize=(15, 2.8 * n_ex), squeeze=False)
-    for r in range(n_ex):
-        it, rec = examples["items"][r], examples["records"][r]
-        panels = [(it["mixture"], "mixture"), (it["target"], "target"),
-                  (examples["Ours (extraction)"][r], rec["instructions"]["extraction"]["text"]),
-                  (examples["Ours (removal)"][r], rec["instructions"]["removal"]["text"])]
-        for col, (w, title) in enumerate(panels):
-            ax = axes[r, col]
-            ax.imshow(fbank(w, len(w) // 160).T.numpy(), origin="lower", aspect="auto", cmap="magma")
-            ax.set_title(title if len(title) < 60 else title[:57] + "...", fontsize=8)
-            ax.set_xticks([]), ax.set_yticks([])
-    fig.tight_layout()
-    return detached(fig)
