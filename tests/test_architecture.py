@@ -21,6 +21,7 @@ LAYERS = [
     {"features", "registry"},
     {"train"},
     {"eval"},
+    {"figures"},          # drawn from what eval and the stages saved; only the figures stage imports it
     {"pipeline"},
     {"stages"},
     {"stage", "cli", "launch"},
