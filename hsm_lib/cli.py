@@ -3,14 +3,14 @@
     hsm-tss sources            which real-sound sources this machine has
     hsm-tss stage NAME         run one pipeline stage (as dvc repro does) with the active profile
     hsm-tss parse "TEXT"       parse an instruction: prints {"task": ..., "caption": ...}
-    hsm-tss separate IN... -q "remove the dog barking" -o OUT_DIR [--checkpoint DIR] [--device cpu|cuda]
-                               separate files (or every audio file in folders); one WAV out per input
+    hsm-tss separate IN... -q "remove the dog barking" -o OUT_DIR [--both] [--checkpoint DIR] [--device auto]
+                               separate files (or every audio file in folders); one WAV per input and stem
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import re
 import sys
 
 
@@ -38,79 +38,18 @@ def _parse(args: argparse.Namespace) -> int:
     return 0
 
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus"}
-
-
-def collect_inputs(items: list[str]) -> list[Path]:
-    """Files as given, folders expanded to the audio files under them (sorted). Raises naming
-    the first input that does not exist or a folder with no audio."""
-
-    out = []
-    for item in items:
-        path = Path(item)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such file or folder")
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                raise FileNotFoundError(f"{path}: folder has no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
-            out += found
-        else:
-            out.append(path)
-    return out
-
-
-def check_audio(path) -> None:
-    """Raise AudioError naming ``path`` if it cannot be read or holds no samples."""
-    import soundfile as sf
-
-    from hsm_lib.audio import AudioError
-
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise AudioError(f"{path}: cannot read audio ({exc})") from exc
-    if info.frames == 0:
-        raise AudioError(f"{path}: zero-length audio")
-
-
-def output_names(inputs: list) -> list[str]:
-    """One ``<stem>.wav`` per input; repeated stems get ``_2``, ``_3``..."""
-    seen: dict[str, int] = {}
-    names = []
-    for p in inputs:
-        n = seen[p.stem] = seen.get(p.stem, 0) + 1
-        names.append(f"{p.stem}.wav" if n == 1 else f"{p.stem}_{n}.wav")
-    return names
-
-
 def _separate(args: argparse.Namespace) -> int:
+    from hsm_lib.separate_command import SeparateOptions, run_separate
 
-    import soundfile as sf
-    from tqdm.auto import tqdm
-
-    from hsm_lib import paths
-    from hsm_lib.config import active_profile
-    from hsm_lib.io import atomic_path
-    from hsm_lib.pipeline import Separator
-    from hsm_lib.text.instructions import parse_instruction
-
-    # everything that can be wrong is checked before anything is computed or written
-    instruction = parse_instruction(args.query)
-    inputs = collect_inputs(args.inputs)
-    for path in inputs:
-        check_audio(path)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else paths.profile_dir(active_profile()) / "models"
-    separator = Separator.from_pretrained(checkpoint, device=args.device, join=args.join)
-    out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"{instruction.task} of '{instruction.caption}' from {len(inputs)} file(s) -> {out_dir}", file=sys.stderr)
-    for path, name in zip(tqdm(inputs, desc="separating", unit="file"), output_names(inputs)):
-        wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        out = separator.separate(wave, sr, args.query, progress=True)
-        with atomic_path(out_dir / name) as tmp:
-            sf.write(str(tmp), out, sr, format="WAV", subtype="FLOAT")
+    run_separate(SeparateOptions(args.inputs, args.query, args.output, args.checkpoint, args.device, args.both,
+                                 args.overlap, args.batch_size, args.seed, args.join))
     return 0
+
+
+def _device(name: str) -> str:
+    if name in ("auto", "cpu") or re.fullmatch(r"cuda(:\d+)?", name):
+        return name
+    raise argparse.ArgumentTypeError(f"'{name}' is not a device: auto, cpu, cuda or cuda:N")
 
 
 # hsm_lib.pipeline.JOINS, spelled out here so that `hsm-tss --help` does not import torch (a test holds them equal)
@@ -131,13 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", metavar="PATH", default=None,
                    help="a local transformers causal LM to parse with (falls back to the rules on invalid output)")
     p.set_defaults(func=_parse)
-    p = sub.add_parser("separate", help="separate the sound an instruction describes, or remove it")
+    p = sub.add_parser("separate", help="separate the sound an instruction describes, or remove it",
+                       description="Writes <OUT_DIR>/<input stem>.<extract|remove>-<caption>.wav per input (mono, "
+                                   "the input's rate, 32-bit float). Reads anything libsndfile or ffmpeg reads.")
     p.add_argument("inputs", nargs="+", metavar="IN", help="audio files, or folders of them")
     p.add_argument("-q", "--query", required=True, help='the instruction, e.g. "remove the dog barking"')
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for the separated WAV files")
+    p.add_argument("--both", action="store_true",
+                   help="also write the complementary stem (the other task on the same caption: what is left)")
     p.add_argument("--checkpoint", metavar="DIR", default=None,
-                   help="models folder with separator.json (default: data/<active profile>/models)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+                   help="models folder with separator.json (default: $HSM_TSS_CHECKPOINT, then "
+                        "~/.local/share/hsm-tss/models, then a checkout's data/<active profile>/models)")
+    p.add_argument("--device", type=_device, default="auto", help="auto (a GPU if there is one), cpu, cuda or cuda:N")
+    p.add_argument("--overlap", type=float, default=1.0, metavar="SECONDS",
+                   help="overlap of consecutive windows of a long recording (default 1.0; at most half a window)")
+    p.add_argument("--batch-size", type=int, default=4, help="windows separated at once (memory vs speed; default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the acoustic LM's sampling (default 0)")
     p.add_argument("--join", choices=SEPARATOR_JOINS, default="auto",
                    help="how windows of a long recording are joined: waveform crossfades, or codec tokens spliced and "
                         "decoded once (auto: tokens for the autoregressive LM, waveform for the non-autoregressive decoder)")

@@ -5,11 +5,29 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _give_umask_mode(path: Path, full: int) -> None:
+    """mkstemp and mkdtemp create 0600 / 0700 entries; a finished output gets the mode a plain
+    ``open()`` / ``mkdir()`` would have given it (``full`` less the umask), so that other users
+    or a web server can read what the user's umask lets them."""
+    os.chmod(path, full & ~current_umask())
 
 
 @contextmanager
@@ -25,6 +43,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            _give_umask_mode(tmp_path, 0o666)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -43,6 +63,7 @@ def atomic_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         yield tmp
+        _give_umask_mode(tmp, 0o777)
         old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
             shutil.rmtree(old, ignore_errors=True)

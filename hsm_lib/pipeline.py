@@ -31,16 +31,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 import torch
 
 from hsm_lib.audio import SAMPLE_RATE, window_starts  # noqa: F401 (window_starts: part of this module's API)
 from hsm_lib.checkpoint import CheckpointError
+from hsm_lib.checkpoint_location import MANIFEST
 from hsm_lib.registry import load_model
 
-MANIFEST = "separator.json"
+if TYPE_CHECKING:
+    from hsm_lib.text.instructions import Instruction
+
 JOINS = ("auto", "tokens", "waveform")
 
 
@@ -197,7 +200,10 @@ class Separator:
         return "tokens" if isinstance(self.acoustic_lm, AcousticLM) else "waveform"
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str = "cpu", **kwargs) -> "Separator":
+    def from_pretrained(cls, directory: str | Path, device: str = "auto", **kwargs) -> "Separator":
+        """Load every model named by ``directory/separator.json`` onto ``device`` ("auto": a GPU if
+        torch sees one, else the CPU). ``kwargs`` set the fields after ``device`` (overlap_seconds,
+        batch_size, seed, join)."""
         from hsm_lib.text.backbone import TextBackbone
         from hsm_lib.train.common import resolve_device
 
@@ -264,21 +270,27 @@ class Separator:
 
     # -- any recording --
 
-    def separate(self, wave: np.ndarray, sr: int, instruction: str, progress: bool = False) -> np.ndarray:
-        """A recording ([T] mono or [T, C]; any rate) and an instruction -> the separated sound,
-        mono [T] at ``sr``. Multichannel input is mixed down first."""
+    def separate(self, wave: np.ndarray, sr: int, instruction: "str | Instruction",
+                 progress: bool | str = False) -> np.ndarray:
+        """A recording ([T] mono or [T, C]; any rate) and an instruction (text, or an already parsed
+        :class:`~hsm_lib.text.instructions.Instruction`) -> the separated sound, mono [T] at ``sr``.
+        Multichannel input is mixed down first. ``progress``: a bar over the windows (a string
+        is its label). Non-finite samples are an error: they would come out as silence or noise."""
         from tqdm.auto import tqdm
 
         from hsm_lib.audio import AudioError, resample, to_mono
-        from hsm_lib.text.instructions import parse_instruction
+        from hsm_lib.text.instructions import Instruction, parse_instruction
 
-        parsed = parse_instruction(instruction)
+        parsed = instruction if isinstance(instruction, Instruction) else parse_instruction(instruction)
         wave = np.asarray(wave, dtype=np.float32)
         if wave.ndim not in (1, 2) or wave.shape[0] == 0:
             raise AudioError(f"expected audio [T] or [T, channels] with T > 0, got shape {list(wave.shape)}")
+        if not np.isfinite(wave).all():
+            raise AudioError(f"{int((~np.isfinite(wave)).sum())} samples are not finite (NaN or inf)")
         mono = to_mono(wave)
         x = resample(mono, int(sr), SAMPLE_RATE)
-        bar = (lambda r: tqdm(r, desc="windows", leave=False)) if progress else None
+        label = progress if isinstance(progress, str) else "windows"
+        bar = (lambda r: tqdm(r, desc=label, leave=False, unit="batch")) if progress else None
         y = self.separate_16k(x, parsed.task, parsed.caption, bar)
         out = resample(y, SAMPLE_RATE, int(sr))
         return np.pad(out, (0, max(0, len(mono) - len(out))))[: len(mono)]

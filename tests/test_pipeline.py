@@ -222,15 +222,100 @@ def test_cli_separates_files_and_folders(checkpoint, tmp_path, capsys):
     rc, cap = _run(["separate", str(tmp_path / "in"), str(a), "-q", "Remove the dog barking.", "-o", str(out),
                     "--checkpoint", str(checkpoint)], capsys)
     assert rc == 0, cap.err
-    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "a_2.wav", "b.wav"]
-    info = sf.info(str(out / "b.wav"))
+    assert sorted(p.name for p in out.iterdir()) == ["a.remove-the-dog-barking.wav", "a_2.remove-the-dog-barking.wav",
+                                                     "b.remove-the-dog-barking.wav"]
+    info = sf.info(str(out / "b.remove-the-dog-barking.wav"))
     assert info.samplerate == 44100 and info.frames == int(3.5 * 44100)
     assert "removal of 'the dog barking'" in cap.err
 
 
+def test_cli_both_stems_and_two_instructions_into_one_folder(checkpoint, tmp_path, capsys, monkeypatch):
+    import soundfile as sf
+
+    asked = []
+    original = Separator.separate
+
+    def spy(self, wave, sr, instruction, progress=False):
+        asked.append((instruction.task, instruction.caption))
+        return original(self, wave, sr, instruction, progress)
+
+    monkeypatch.setattr(Separator, "separate", spy)
+    song = _write(tmp_path / "song.wav", 1.2)
+    out = tmp_path / "out"
+    base = [str(song), "-o", str(out), "--checkpoint", str(checkpoint), "--device", "auto"]
+    rc, cap = _run(["separate", *base, "-q", "remove everything except the piano", "--both"], capsys)
+    assert rc == 0, cap.err
+    rc, cap = _run(["separate", *base, "-q", "isolate the dog barking"], capsys)
+    assert rc == 0, cap.err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["song.extract-the-dog-barking.wav", "song.extract-the-piano.wav", "song.remove-the-piano.wav"]
+    assert asked == [("extraction", "the piano"), ("removal", "the piano"), ("extraction", "the dog barking")]
+    assert {sf.info(str(out / n)).frames for n in names} == {int(1.2 * 16000)}
+
+
+def test_cli_options_reach_the_separator(checkpoint, tmp_path, capsys, monkeypatch):
+    import soundfile as sf
+
+    made = []
+    original = Separator.from_pretrained.__func__
+
+    def spy(cls, directory, **kwargs):
+        made.append(original(cls, directory, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(Separator, "from_pretrained", classmethod(spy))
+    song = _write(tmp_path / "song.wav", 2.5)
+    rc, cap = _run(["separate", str(song), "-q", "extract the bird", "-o", str(tmp_path / "out"), "--checkpoint",
+                    str(checkpoint), "--seed", "7", "--overlap", "0.25", "--batch-size", "1", "--device", "cpu"], capsys)
+    assert rc == 0, cap.err
+    sep = made[0]
+    assert (sep.seed, sep.overlap_seconds, sep.batch_size, sep.device.type) == (7, 0.25, 1, "cpu")
+    assert sf.info(str(tmp_path / "out" / "song.extract-the-bird.wav")).frames == int(2.5 * 16000)
+
+
+def test_outputs_follow_the_umask(checkpoint, tmp_path, capsys):
+    import os
+
+    song = _write(tmp_path / "song.wav", 0.5)
+    old = os.umask(0o027)
+    try:
+        rc, cap = _run(["separate", str(song), "-q", "extract the bird", "-o", str(tmp_path / "out"),
+                        "--checkpoint", str(checkpoint)], capsys)
+    finally:
+        os.umask(old)
+    assert rc == 0, cap.err
+    assert (tmp_path / "out" / "song.extract-the-bird.wav").stat().st_mode & 0o777 == 0o640
+
+
+def test_cli_reads_what_ffmpeg_reads(checkpoint, tmp_path, capsys):
+    import shutil
+    import subprocess
+
+    import soundfile as sf
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    wav = _write(tmp_path / "src.wav", 1.0, 22050)
+    m4a = tmp_path / "talk.m4a"   # AAC in MP4: not a libsndfile format
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    rc, cap = _run(["separate", str(m4a), "-q", "extract the speech", "-o", str(tmp_path / "out"),
+                    "--checkpoint", str(checkpoint)], capsys)
+    assert rc == 0, cap.err
+    info = sf.info(str(tmp_path / "out" / "talk.extract-the-speech.wav"))
+    assert info.samplerate == 22050 and abs(info.frames - 22050) < 2048   # AAC pads a frame or two
+
+
+def test_the_package_root_exports_the_separator():
+    import hsm_lib
+    from hsm_lib import Separator as root_separator
+
+    assert root_separator is Separator and "Separator" in hsm_lib.__all__
+
+
 @pytest.mark.parametrize("case", ["missing", "unreadable", "empty_audio", "empty_query", "no_checkpoint",
-                                  "incomplete_checkpoint", "empty_folder"])
-def test_cli_bad_input_is_one_clear_line_and_no_output(case, checkpoint, tmp_path, capsys):
+                                  "incomplete_checkpoint", "empty_folder", "nan_samples", "output_is_a_file",
+                                  "no_ffmpeg", "bad_overlap"])
+def test_cli_bad_input_is_one_clear_line_and_no_output(case, checkpoint, tmp_path, capsys, monkeypatch):
     import shutil
 
     import soundfile as sf
@@ -239,7 +324,10 @@ def test_cli_bad_input_is_one_clear_line_and_no_output(case, checkpoint, tmp_pat
     inputs, query, ckpt = [str(good)], "extract the piano", str(checkpoint)
     expect = {"missing": "no such file", "unreadable": "cannot read audio", "empty_audio": "zero-length audio",
               "empty_query": "empty", "no_checkpoint": "does not exist", "incomplete_checkpoint": "codec",
-              "empty_folder": "no audio files"}[case]
+              "empty_folder": "no audio files", "nan_samples": "not finite", "output_is_a_file": "existing file",
+              "no_ffmpeg": "ffmpeg", "bad_overlap": "--overlap"}[case]
+    out = tmp_path / "out"
+    extra = []
     if case == "missing":
         inputs.append(str(tmp_path / "nope.wav"))
     elif case == "unreadable":
@@ -259,8 +347,22 @@ def test_cli_bad_input_is_one_clear_line_and_no_output(case, checkpoint, tmp_pat
     elif case == "empty_folder":
         (tmp_path / "nothing").mkdir()
         inputs.append(str(tmp_path / "nothing"))
-    out = tmp_path / "out"
-    rc, cap = _run(["separate", *inputs, "-q", query, "-o", str(out), "--checkpoint", ckpt], capsys)
+    elif case == "nan_samples":
+        wave = np.zeros(16000, np.float32)
+        wave[1234] = np.nan
+        sf.write(str(tmp_path / "nan.wav"), wave, 16000, subtype="FLOAT")
+        inputs.append(str(tmp_path / "nan.wav"))
+    elif case == "output_is_a_file":
+        out.write_text("a file where the folder should go")
+    elif case == "no_ffmpeg":
+        import hsm_lib.audio_files
+
+        (tmp_path / "talk.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + bytes(64))
+        inputs.append(str(tmp_path / "talk.m4a"))
+        monkeypatch.setattr(hsm_lib.audio_files.shutil, "which", lambda name: None)
+    elif case == "bad_overlap":
+        extra = ["--overlap", "-1"]
+    rc, cap = _run(["separate", *inputs, "-q", query, "-o", str(out), "--checkpoint", ckpt, *extra], capsys)
     assert rc == 1
     assert cap.err.startswith("hsm-tss: error:") and cap.err.count("\n") == 1 and expect in cap.err, cap.err
-    assert not out.exists() or not any(out.iterdir())  # nothing written, not even a partial file
+    assert not out.is_dir() or not any(out.iterdir())  # nothing written, not even a partial file
