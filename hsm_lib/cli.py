@@ -2,7 +2,7 @@
 
     hsm-tss sources            which real-sound sources this machine has
     hsm-tss stage NAME         run one pipeline stage (as dvc repro does) with the active profile
-    hsm-tss parse "TEXT"       parse an instruction: prints {"task": ..., "caption": ...}
+    hsm-tss parse "TEXT"       parse an instruction: prints {"task", "caption", "path", "reason"}
     hsm-tss separate IN... -q "remove the dog barking" -o OUT_DIR [--both] [--checkpoint DIR] [--device auto]
                                separate files (or every audio file in folders); one WAV per input and stem
 """
@@ -33,9 +33,40 @@ def _parse(args: argparse.Namespace) -> int:
 
     from hsm_lib.text.instructions import LLMInstructionParser, parse_instruction
 
-    parser = LLMInstructionParser.from_pretrained(args.llm) if args.llm else None
-    print(json.dumps(parse_instruction(" ".join(args.text), parser).to_dict(), ensure_ascii=False))
+    text = " ".join(args.text)
+    parse_instruction(text)                      # empty, or names no sound: the error comes first
+    if args.llm:
+        llm = LLMInstructionParser.from_pretrained(args.llm)
+        out = {**parse_instruction(text, llm).to_dict(), "path": "llm" if not llm.fallbacks else "rules",
+               "reason": "the LLM's answer" if not llm.fallbacks else "the LLM's answer was invalid: the rules"}
+    elif args.rules_only:
+        out = {**parse_instruction(text).to_dict(), "path": "rules", "reason": "--rules-only"}
+    else:
+        out = _parse_hybrid(text, args.checkpoint)
+    print(json.dumps(out, ensure_ascii=False))
     return 0
+
+
+def _parse_hybrid(text: str, checkpoint: str | None) -> dict:
+    """The hybrid parser of the checkpoint folder if it has one; the rules (saying why) if not."""
+    from hsm_lib.checkpoint import CheckpointError
+    from hsm_lib.checkpoint_location import resolve_checkpoint
+    from hsm_lib.text.instructions import parse_instruction
+
+    try:
+        folder = resolve_checkpoint(checkpoint)
+    except CheckpointError as exc:
+        if checkpoint:
+            raise
+        return {**parse_instruction(text).to_dict(), "path": "rules",
+                "reason": f"no learned parser: {str(exc).split('. ')[0]}"}
+    from hsm_lib.pipeline import load_parser
+
+    parser = load_parser(folder)
+    if parser is None:
+        return {**parse_instruction(text).to_dict(), "path": "rules",
+                "reason": f"no learned parser in {folder} (the pipeline's parser stage trains one)"}
+    return parser.decide(text).to_dict()
 
 
 def _separate(args: argparse.Namespace) -> int:
@@ -67,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_stage)
     p = sub.add_parser("parse", help="parse an instruction into task and caption (JSON)")
     p.add_argument("text", nargs="+", help="the instruction (quote it, or give it as several words)")
+    p.add_argument("--checkpoint", metavar="DIR", default=None,
+                   help="models folder whose instruction_parser to use (default: found as for separate)")
+    p.add_argument("--rules-only", action="store_true", help="the rules alone, no learned parser")
     p.add_argument("--llm", metavar="PATH", default=None,
                    help="a local transformers causal LM to parse with (falls back to the rules on invalid output)")
     p.set_defaults(func=_parse)

@@ -158,6 +158,15 @@ def decode_in_chunks(codec: torch.nn.Module, tokens: torch.Tensor, chunk: int = 
 
 # --- the separator --------------------------------------------------------------------------------
 
+def load_parser(directory: str | Path, backbone=None):
+    """The hybrid instruction parser if ``directory`` holds a trained one (the ``parser`` stage's
+    ``instruction_parser`` folder), else None (the rules alone). ``backbone``: a loaded MiniLM to share."""
+    from hsm_lib.text.learned_parser import FOLDER, HybridParser, LearnedParser
+
+    folder = Path(directory) / FOLDER
+    return HybridParser(LearnedParser.load(folder, backbone)) if folder.is_dir() else None
+
+
 @dataclass
 class Separator:
     """Every stage of HSM-TSS, frozen, on one device."""
@@ -178,6 +187,7 @@ class Separator:
     batch_size: int = 4
     seed: int = 0
     join: str = "auto"              # "tokens", "waveform" or "auto" (see the module's docstring)
+    parser: Callable | None = None  # text -> Instruction; None: the rules. from_pretrained sets the hybrid
 
     def __post_init__(self) -> None:
         if self.join not in JOINS:
@@ -222,6 +232,7 @@ class Separator:
             raise CheckpointError(f"{manifest} names no folder for {sorted(missing)}")
         backbone = TextBackbone(meta["text_backbone"])
         backbone.encoder.to(dev)
+        kwargs.setdefault("parser", load_parser(directory, backbone if meta["text_backbone"] == "minilm" else None))
         return cls(models["audiomae"], models["qaudio"], models["h1"], models["h2"], models["acoustic_lm"],
                    models["codec"], backbone, meta["fbank_mean"], meta["fbank_std"], meta["clip_samples"],
                    meta["sampling"], dev, **kwargs)
@@ -281,7 +292,7 @@ class Separator:
         from hsm_lib.audio import AudioError, resample, to_mono
         from hsm_lib.text.instructions import Instruction, parse_instruction
 
-        parsed = instruction if isinstance(instruction, Instruction) else parse_instruction(instruction)
+        parsed = instruction if isinstance(instruction, Instruction) else parse_instruction(instruction, self.parser)
         wave = np.asarray(wave, dtype=np.float32)
         if wave.ndim not in (1, 2) or wave.shape[0] == 0:
             raise AudioError(f"expected audio [T] or [T, channels] with T > 0, got shape {list(wave.shape)}")

@@ -99,6 +99,17 @@ def prepare_output_folder(folder: Path) -> None:
         raise OSError(f"output folder '{folder}' cannot be made ({exc.strerror})") from None
 
 
+def parse_with(parser, text: str):
+    """(Instruction, how it was parsed, in words) with ``parser`` (a HybridParser, another
+    callable, or None for the rules)."""
+    from hsm_lib.text.instructions import parse_instruction
+
+    if hasattr(parser, "decide"):
+        decision = parser.decide(text)
+        return decision.instruction, f"parsed by the {decision.path}: {decision.reason}"
+    return parse_instruction(text, parser), "parsed by the rules"
+
+
 def run_separate(opts: SeparateOptions) -> list[Path]:
     """Separate every input; returns the files written, in order."""
     import soundfile as sf
@@ -113,8 +124,7 @@ def run_separate(opts: SeparateOptions) -> list[Path]:
         raise ValueError(f"--overlap must be a number of seconds >= 0, got {opts.overlap}")
     if opts.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {opts.batch_size}")
-    instruction = parse_instruction(opts.query)
-    tasks = [instruction.task] + ([OTHER_TASK[instruction.task]] if opts.both else [])
+    parse_instruction(opts.query)     # empty, or names no sound: an error before anything loads
     inputs = collect_inputs(opts.inputs)
     for path in inputs:
         check_audio_file(path)        # the headers first: a wrong file is named in a second
@@ -125,9 +135,11 @@ def run_separate(opts: SeparateOptions) -> list[Path]:
         raise NotADirectoryError(f"output folder '{out_dir}' is an existing file, not a folder")
     separator = Separator.from_pretrained(resolve_checkpoint(opts.checkpoint), device=opts.device, join=opts.join,
                                           overlap_seconds=opts.overlap, batch_size=opts.batch_size, seed=opts.seed)
+    instruction, how = parse_with(separator.parser, opts.query)
+    tasks = [instruction.task] + ([OTHER_TASK[instruction.task]] if opts.both else [])
     prepare_output_folder(out_dir)
     stems = " and ".join(f"{t} of '{instruction.caption}'" for t in tasks)
-    print(f"{stems} from {len(inputs)} file(s) on {separator.device} -> {out_dir}", file=sys.stderr)
+    print(f"{stems} ({how}) from {len(inputs)} file(s) on {separator.device} -> {out_dir}", file=sys.stderr)
     written = []
     for path, stem in zip(tqdm(inputs, desc="files", unit="file"), unique_stems(inputs)):
         wave, sr = read_audio_file(path)

@@ -164,6 +164,7 @@ def counts_and_steps(corpora: dict[str, Any], train_triplets: int = 12) -> dict[
         "codec": {**_steps(adversarial_from=1, quantizer_warmup=1), "eval_clips": 2, "visqol_clips": 1,
                   "ablation": {"clips": 2, "variants": {}}},
         "acoustic_lm": {**_steps(), "eval_clips": 2, "visqol_clips": 1},   # 2: the mismatched-S cross-entropy pairs clips
+        "parser": {"examples": 200, "steps": 5, "batch_size": 16, "generated_eval": 20},
         "global_sep": _steps(),
         "local_sep": _steps(),
         "joint_ft": _steps(),

@@ -116,10 +116,11 @@ def test_llm_backend_uses_valid_output_and_falls_back_otherwise():
 def test_cli_parse(capsys):
     from hsm_lib.cli import main
 
-    assert main(["parse", "Remove: a man shouting"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"task": "removal", "caption": "a man shouting"}
-    assert main(["parse", "keep", "everything", "but", "the", "vocals"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"task": "removal", "caption": "the vocals"}
+    assert main(["parse", "--rules-only", "Remove: a man shouting"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"task": "removal", "caption": "a man shouting", "path": "rules",
+                                                   "reason": "--rules-only"}
+    assert main(["parse", "--rules-only", "keep", "everything", "but", "the", "vocals"]) == 0
+    assert json.loads(capsys.readouterr().out)["caption"] == "the vocals"
     assert main(["parse", "   "]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "empty" in captured.err and captured.err.count("\n") == 1

@@ -117,7 +117,11 @@ def codec_metrics(reports: Path) -> dict[str, Any]:
 def parser_metrics(reports: Path) -> dict[str, Any]:
     """Sec. III-F: the instruction parser's accuracy on each of its sets."""
     rows = _rows(reports, "parser_accuracy")
-    return {"parser": {slug(r["set"].split(" (")[0]): row_metrics(r, skip=("set",)) for r in rows}} if rows else {}
+    out: dict[str, dict] = {}
+    for r in rows:   # set -> parser -> task / caption / exact %
+        out.setdefault(slug(r["set"].split(" (")[0]), {})[slug(r["parser"].split(" (")[0])] = \
+            row_metrics(r, skip=("set", "parser", "decided by learned"))
+    return {"parser": out} if out else {}
 
 
 AREAS = {"separation": separation_metrics, "retrieval": retrieval_metrics, "probes": probe_metrics,

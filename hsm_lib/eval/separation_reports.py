@@ -1,4 +1,4 @@
-"""Reports of the separation stages: parser accuracy, H1 cosine, H2 L1, joint fine-tuning, and
+"""Reports of the separation stages: H1 cosine, H2 L1, joint fine-tuning, and
 the figures of Figs. 5 and 6."""
 
 from __future__ import annotations
@@ -15,14 +15,6 @@ TASK_NAMES = ("extraction", "removal")
 def _by_task(values: np.ndarray, task: np.ndarray) -> list[float]:
     """[all, extraction, removal] means."""
     return [float(values.mean()), *(float(values[task == t].mean()) if (task == t).any() else float("nan") for t in (0, 1))]
-
-
-def write_parser_table(results: dict[str, dict], notes: Sequence[str] = ()) -> None:
-    """``reports/parser_accuracy.{md,json}``; ``results``: set name -> :func:`accuracy` output."""
-    rows = [[name, r["cases"], 100 * r["task_accuracy"], 100 * r["exact_accuracy"]] for name, r in results.items()]
-    write_table("parser_accuracy", "Instruction parser (rule-based, offline): accuracy on evaluation sets",
-                ["set", "instructions", "task correct %", "task and caption exact %"], rows, notes=notes,
-                data={"misses": {k: r["misses"] for k, r in results.items()}})
 
 
 def write_global_table(scores: dict[str, np.ndarray], profile: str, n_triplets: int, notes: Sequence[str] = ()) -> None:

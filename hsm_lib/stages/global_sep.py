@@ -1,8 +1,7 @@
-"""Stage ``global_sep``: instruction parsing and the global-semantic separation H1 (paper
-Sec. III-F and III-C, Eq. 2, 5-7, Fig. 5).
+"""Stage ``global_sep``: the global-semantic separation H1 (paper Sec. III-C, Eq. 2, 5-7, Fig. 5).
 
-Writes the parser's accuracy table, trains H1 (G_mix, T_task, T_cap -> Ĝ) and saves it to
-data/<profile>/models/h1, then writes ``global_sep`` and the Fig. 5 t-SNE.
+Trains H1 (G_mix, T_task, T_cap -> Ĝ) and saves it to data/<profile>/models/h1, then writes
+``global_sep`` and the Fig. 5 t-SNE. (The instruction parser has its own stage, ``parser``.)
 """
 
 from __future__ import annotations
@@ -17,28 +16,16 @@ from matplotlib.figure import Figure
 from hsm_lib import paths
 from hsm_lib.checkpoint import save_checkpoint
 from hsm_lib.config import profile_section
-from hsm_lib.data.triplets import TripletSet
-from hsm_lib.eval.separation_reports import tsne_figure, write_global_table, write_parser_table
+from hsm_lib.eval.separation_reports import tsne_figure, write_global_table
 from hsm_lib.models.nar import NARConfig, SeparationTransformer, predict_global
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
 from hsm_lib.stages.separation_common import SeparationSetup, load_setup
-from hsm_lib.text.instruction_cases import DEVELOPMENT, HELD_OUT, accuracy, load_cases
-from hsm_lib.text.instructions import parse_instruction
 from hsm_lib.train.separation import fit_global, score
-
-PARSER_NOTES = [
-    "The paper parses with an LLM; offline, the rule-based parser in hsm_lib/text/instructions.py stands in "
-    "(an optional LLM backend takes a local transformers model).",
-    "Exact: task and caption both equal the reference (lower case). The held-out set was written by a separate "
-    "author who had not read the parser, and has not been used to change it.",
-    "The corpus's instructions come from templates the rules were written for: an upper bound, not an estimate."]
-
 
 @dataclass
 class GlobalSepResult:
     """What the global separation notebook shows."""
 
-    parser_table: str                  # parser_accuracy, Markdown
     h1: SeparationTransformer
     history: dict[str, list[float]]
     table: str                         # global_sep, Markdown
@@ -47,9 +34,8 @@ class GlobalSepResult:
 
 
 def run(profile: str, params: dict | None = None, progress: bool = True) -> GlobalSepResult:
-    """Score the parser, train H1 on frozen features, save it, and write its table and figures."""
+    """Train H1 on frozen features, save it, and write its table and figures."""
     P = params if params is not None else profile_section("global_sep", profile)
-    parser_table = parser_accuracy(paths.corpus_dir(profile))
     setup = load_setup(profile, P, progress)
     h1, history = train_h1(setup, P, progress, paths.resumable_state_dir(profile, "global_sep", "h1"))
     save_checkpoint(setup.models_dir / "h1", h1, "h1", h1.cfg.to_dict(),
@@ -58,24 +44,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Glob
     write_global_table(score(setup.test, h1=h1), profile, len(setup.test.records))
     table = (paths.reports_dir() / "global_sep.md").read_text()
     tsne_fig = saved(plot_tsne(h1, setup), "fig5_global_tsne")
-    return GlobalSepResult(parser_table, h1, history, table, loss_fig, tsne_fig)
-
-
-PARSER_CORPUS_TRIPLETS = 5000   # per set: all of the small profiles', a sample of the paper's 1.7M
-
-
-def parser_accuracy(corpus: Path) -> str:
-    """The instruction parser on the held-out cases, the development cases and the corpus's own
-    instructions; written to parser_accuracy, and returned as Markdown."""
-    data_cases = [(ins["text"], ins["task"], ins["caption"].lower().removeprefix("the sound of "))
-                  for d, n in (("triplets", "train"), ("testsets", "mixed"))
-                  for rec in TripletSet(corpus / d, n).records[:PARSER_CORPUS_TRIPLETS]
-                  for ins in rec["instructions"].values()]
-    results = {"held-out set (written without reading the parser)": accuracy(parse_instruction, load_cases(HELD_OUT)),
-               "development set (the rules were tuned on it)": accuracy(parse_instruction, load_cases(DEVELOPMENT)),
-               "the corpus's own instructions (training and mixed test triplets)": accuracy(parse_instruction, data_cases)}
-    write_parser_table(results, notes=PARSER_NOTES)
-    return (paths.reports_dir() / "parser_accuracy.md").read_text()
+    return GlobalSepResult(h1, history, table, loss_fig, tsne_fig)
 
 
 def train_h1(setup: SeparationSetup, P: dict, progress: bool = True,

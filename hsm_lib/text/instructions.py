@@ -194,6 +194,12 @@ def _clean_caption(c: str) -> str:
 
 def parse_rules(text: str) -> Instruction:
     """The rule-based parser (offline, deterministic)."""
+    return parse_rules_traced(text)[0]
+
+
+def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
+    """:func:`parse_rules`, and the index in ``_RULES`` of the rule that matched (None: no rule
+    matched, the whole instruction was read as a description of the sound)."""
     if not isinstance(text, str):
         raise InstructionError(f"an instruction must be text, got {type(text).__name__}")
     s = _strip_openings(_normalise(text))
@@ -201,18 +207,51 @@ def parse_rules(text: str) -> Instruction:
         raise InstructionError("the instruction is empty")
     if _BARE_VERB.match(s):
         raise InstructionError(f"the instruction names no sound: {text!r}")
-    for pattern, task in _RULES:
+    for index, (pattern, task) in enumerate(_RULES):
         m = pattern.match(s)
         if m:
             caption = _clean_caption(m.group("c"))
             if caption in _NO_SOUND:
                 raise InstructionError(f"the instruction names no sound ({caption!r} refers to nothing): {text!r}")
             if caption:
-                return Instruction(task, caption)
+                return Instruction(task, caption), index
     caption = _clean_caption(s)  # a bare description asks for that sound
     if not caption:
         raise InstructionError(f"the instruction names no sound: {text!r}")
-    return Instruction("extraction", caption)
+    return Instruction("extraction", caption), None
+
+
+# What the rules were not written for. A caption holding any of these is likely a misread: a
+# second sentence or clause, a task verb, a pronoun standing for the sound, framing words.
+_UNSURE_IN_CAPTION = re.compile(
+    r"[.;?!:—–]|\s-\s|\b(?:it|them|this one|that one)$"
+    r"|\b(?:remove|removing|extract|isolate|mute|delete|erase|eliminate|get rid|filter|take|keep|keeping|separate|"
+    r"suppress|silence|kill|lose|ditch|drop|cut|please|don'?t|do not|can you|could you|i want|i'd|i need|want|"
+    r"without|except|but|rest|part where|bit where|whatever|everything|anything|nothing|only|just|"
+    r"hear|listen|stand|hate|love|annoying|driving me|gone|disappear|go away|vanish|make|turn|let|give|have|"
+    r"could|would|can|thanks|thank you|thx|asap|quick|cheers|pls|plz|free of|sans|minus|with no|no more)\b")
+_TASK_WORD = re.compile(rf"\b(?:{_REMOVE}|{_EXTRACT}|don'?t|not|never|without|except|only|just|gone|disappear)\b")
+
+
+def rules_unsure(text: str) -> str | None:
+    """Why the rules' reading of ``text`` should not be trusted, or None when it looks sound.
+
+    Two signs: no rule matched although the instruction holds a task word (so a verb sits
+    somewhere the rules do not look, as in "There's a hum. Kill it."), or the caption they
+    return holds a clause boundary, a task word, a pronoun or framing."""
+    try:
+        parsed, rule = parse_rules_traced(text)
+    except InstructionError:
+        return None          # empty or names no sound: the rules' error is the answer
+    s = _strip_openings(_normalise(text))
+    if rule is None and _TASK_WORD.search(s):
+        return "no rule matched, yet it holds a task word"
+    if rule is None and len(parsed.caption.split()) > 8:
+        return "no rule matched, and it is long for a bare description"
+    m = _UNSURE_IN_CAPTION.search(parsed.caption)
+    if m:
+        return f"the caption holds {m.group(0)!r}"
+    return None
 
 
 # --- the optional LLM backend -------------------------------------------------------------------

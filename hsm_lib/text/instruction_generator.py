@@ -1,0 +1,395 @@
+"""Training instructions for the learned parser: many forms, each with its task and caption span.
+
+The rule parser (:mod:`hsm_lib.text.instructions`) knows the forms its author thought of. The
+learned parser (:mod:`hsm_lib.text.learned_parser`) is trained on what this module writes
+instead: captions of sounds (the corpus's own event vocabulary from
+:mod:`hsm_lib.data.taxonomy`, and a wider list of everyday sound sources) wrapped in many
+phrasings of both tasks:
+
+- direct verbs, polite openings, questions, labels ("Removal: ...");
+- inversions ("mute everything except X" keeps X) and negations ("don't keep X");
+- the sound named in one sentence and the action in another, by pronoun ("there's X in the
+  background. get rid of it");
+- idioms of keeping and dropping ("I can't stand X", "nothing but X", "solo X");
+- qualifiers that frame rather than describe ("from the rest of the song", "the part where X",
+  "whatever is making X", "in this clip"), and sentences around the request;
+- "A without B": the whole recording without B removes B; a sound A without B keeps A.
+
+Every example records where its caption lies in the normalised instruction, so the parser can
+be trained to point at it. Nothing here reads the evaluation tables.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+EXTRACTION, REMOVAL = "extraction", "removal"
+
+
+@dataclass(frozen=True)
+class GeneratedInstruction:
+    """One training example: the instruction as typed, and its answer.
+
+    ``span`` is the caption's [start, end) character range in ``normalised(text)``."""
+
+    text: str
+    task: str
+    caption: str
+    span: tuple[int, int]
+
+
+# --- captions -------------------------------------------------------------------------------------
+
+# everyday sound sources beyond the corpus's taxonomy: (noun phrase without article, gerund or "")
+EVERYDAY = [
+    ("lawnmower", "running"), ("vacuum cleaner", "humming"), ("air conditioner", "humming"), ("fan", "whirring"),
+    ("fridge", "buzzing"), ("washing machine", "spinning"), ("helicopter", "flying overhead"), ("airplane", "passing"),
+    ("train", "rumbling by"), ("truck", "reversing"), ("motorcycle", "revving"), ("bus", "idling"), ("car horn", "honking"),
+    ("siren", "wailing"), ("ambulance", "passing"), ("fire alarm", "going off"), ("smoke detector", "chirping"),
+    ("alarm clock", "ringing"), ("phone", "ringing"), ("doorbell", "ringing"), ("door", "slamming"),
+    ("keyboard", "clacking"), ("clock", "ticking"), ("baby", "crying"), ("kids", "shouting"), ("crowd", "cheering"),
+    ("audience", "clapping"), ("man", "coughing"), ("woman", "sneezing"), ("old man", "snoring"), ("boy", "whistling"),
+    ("girl", "humming"), ("choir", "singing"), ("singer", "belting"), ("guitar", "strumming"), ("electric guitar", "wailing"),
+    ("bass", "thumping"), ("drums", "pounding"), ("kick drum", ""), ("snare", ""), ("hi-hat", ""), ("cymbals", "crashing"),
+    ("piano", "playing"), ("violin", "playing"), ("cello", ""), ("saxophone", "solo"), ("trumpet", "blaring"),
+    ("flute", "playing"), ("harmonica", ""), ("accordion", ""), ("organ", "droning"), ("synth pad", ""), ("banjo", ""),
+    ("ukulele", "strumming"), ("harp", ""), ("bagpipes", "droning"), ("tambourine", "jingling"), ("birds", "chirping"),
+    ("crows", "cawing"), ("seagulls", "screeching"), ("rooster", "crowing"), ("cow", "mooing"), ("sheep", "bleating"),
+    ("horse", "neighing"), ("cat", "meowing"), ("dog", "howling"), ("frogs", "croaking"), ("crickets", "chirping"),
+    ("bees", "buzzing"), ("mosquito", "whining"), ("thunder", "rumbling"), ("rain", "pattering"), ("wind", "howling"),
+    ("waves", "crashing"), ("stream", "babbling"), ("fire", "crackling"), ("jackhammer", "pounding"), ("drill", "whining"),
+    ("hammer", "banging"), ("chainsaw", "buzzing"), ("leaf blower", "roaring"), ("church bells", "ringing"),
+    ("wind chimes", "tinkling"), ("dishes", "clattering"), ("microwave", "beeping"), ("kettle", "whistling"),
+    ("water", "running"), ("toilet", "flushing"), ("hair dryer", "blowing"), ("blender", "whirring"), ("static", ""),
+    ("hiss", ""), ("hum", ""), ("buzz", ""), ("feedback", "squealing"), ("clicking", ""), ("crackle", ""), ("radio", "playing"),
+    ("tv", "blaring"), ("announcer", "talking"), ("narrator", "speaking"), ("podcast host", "talking"), ("guy", "yelling"),
+    ("lady", "laughing"), ("teacher", "lecturing"), ("audience", "laughing"), ("gunshots", ""), ("fireworks", "popping"),
+    ("engine", "idling"), ("tires", "screeching"), ("brakes", "squealing"), ("bicycle bell", "ringing"), ("typewriter", ""),
+    ("traffic", ""), ("construction noise", ""), ("background chatter", ""), ("people", "talking"), ("neighbours", "arguing"),
+    ("printer", "whirring"), ("elevator", "dinging"), ("car alarm", "blaring"), ("footsteps", "echoing"), ("heavy breathing", ""),
+    ("vocals", ""), ("lead vocals", ""), ("backing vocals", ""), ("drum beat", ""), ("bassline", ""), ("melody", ""),
+    ("beeping", ""), ("ringtone", ""), ("notification sounds", ""), ("mic bumps", ""), ("wind noise", ""), ("rumble", ""),
+]
+ADJECTIVES = ["loud", "quiet", "distant", "faint", "high-pitched", "low", "constant", "annoying", "deep", "soft", "sharp",
+              "muffled", "repetitive", "little", "big", "old", "nearby", "steady", "rhythmic", "shrill", "metallic",
+              "electronic", "acoustic", "female", "male", "young", "heavy", "light", "intermittent", "buzzy", "squeaky"]
+LOCATIONS = ["in the background", "in the distance", "nearby", "outside", "next door", "far away", "upstairs",
+             "behind the speaker", "at the start", "on the left", "across the street", "in the next room", "overhead"]
+DETERMINERS = ["the", "the", "the", "the", "a", "that", "this", "some", "all the", "those", "my", "our", "his", "her"]
+# post-modifiers that describe the sound (part of the caption), unlike FRAMES below (not part of it)
+MODIFIERS = ["on the phone", "from the fridge", "at night", "on the shore", "at the end", "by the window",
+             "in the kitchen", "on the roof", "under the floor", "outside the window", "on a keyboard", "from the street",
+             "from the amplifier", "in the hallway", "at the beginning", "near the microphone", "through the wall",
+             "with a deep voice", "that keeps honking", "that never stops", "which is really loud", "in the chorus",
+             "during the solo", "on the radio", "from the neighbour's stereo", "coming from the engine", "by the river"]
+OWNERS = ["the narrator", "the woman", "the man", "the singer", "the speaker", "my dad", "the kid", "the host",
+          "the guest", "the drummer", "the teacher", "my neighbour", "the child", "the announcer"]
+OWNED = ["voice", "snoring", "coughing", "laugh", "humming", "breathing", "whistling", "singing", "footsteps", "phone",
+         "guitar", "dog", "voice on the phone", "microphone hiss"]
+
+
+def _everyday_caption(rng: random.Random) -> str:
+    if rng.random() < 0.1:   # a possessive: "the narrator's voice"
+        return f"{rng.choice(OWNERS)}'s {rng.choice(OWNED)}"
+    noun, gerund = rng.choice(EVERYDAY)
+    words = []
+    if rng.random() < 0.35:
+        words.append(rng.choice(ADJECTIVES))
+    if rng.random() < 0.08:
+        words.append("background")
+    words.append(noun)
+    if gerund and rng.random() < 0.6:
+        words.append(gerund)
+    r = rng.random()
+    if r < 0.2:
+        words.append(rng.choice(LOCATIONS))
+    elif r < 0.4:
+        words.append(rng.choice(MODIFIERS))
+    det = rng.choice(DETERMINERS)
+    if det == "a":
+        if noun.endswith("s"):
+            det = "the"
+        else:
+            det = "an" if words[0][0] in "aeiou" else "a"
+    phrase = " ".join(words)
+    return phrase if rng.random() < 0.12 else f"{det} {phrase}"
+
+
+def _corpus_caption(rng: random.Random) -> str:
+    """A caption the corpus's own generator would write for one or two events."""
+    from hsm_lib.data.captions import EventText, caption_for
+    from hsm_lib.data.taxonomy import RULES
+
+    n = 1 if rng.random() < 0.75 else 2
+    events = [EventText(r.tag, r.tag, rng.choice([1, 1, 1, 2, 3]),
+                        tuple(a for a in ("loud", "quiet", "distant", "high", "low", "fast", "slow") if rng.random() < 0.08))
+              for r in rng.sample(RULES, n)]
+    caption = caption_for(events, rng.random() < 0.5, rng).removeprefix("the sound of ")
+    return caption
+
+
+def _two_captions(rng: random.Random) -> str:
+    a, b = random_caption(rng, allow_pair=False), random_caption(rng, allow_pair=False)
+    return f"{a}{rng.choice([' and', ' and', ' and', ' or', ' plus', ' along with', ' together with', ', then', ' and then', ' while', ' followed by'])} {b}"
+
+
+def random_caption(rng: random.Random, allow_pair: bool = True) -> str:
+    """A description of a sound, lower case: the corpus's vocabulary or an everyday source."""
+    r = rng.random()
+    if allow_pair and r < 0.15:
+        return _two_captions(rng)
+    return _corpus_caption(rng) if r < 0.45 else _everyday_caption(rng)
+
+
+# --- task phrases ---------------------------------------------------------------------------------
+
+EXTRACT_VERBS = ["extract", "isolate", "separate", "separate out", "keep", "keep only", "keep just", "pull out",
+                 "pick out", "bring out", "single out", "solo", "give me", "give me only", "let me hear",
+                 "let me hear only", "focus on", "retain", "preserve", "grab", "capture", "highlight", "leave only",
+                 "play only", "play me", "zoom in on", "dig out", "fish out", "lift out", "split out", "get me",
+                 "save", "rescue", "salvage", "hold on to", "hang on to", "export", "bounce out", "strip everything but",
+                 "keep nothing but", "filter everything except", "listen to", "hear", "enhance", "emphasize",
+                 "boost", "bring up", "turn up", "amplify", "spotlight", "feature", "listen only to"]
+REMOVE_VERBS = ["remove", "get rid of", "mute", "filter out", "take out", "cut out", "cut", "suppress", "silence", "drop",
+                "erase", "delete", "eliminate", "kill", "block out", "strip out", "cancel out", "exclude", "discard", "lose",
+                "ditch", "zap", "scrub", "nuke", "clean up", "edit out", "knock out", "tune out", "turn off", "shut off",
+                "hide", "dampen", "reduce", "attenuate", "muffle", "wipe out", "clear out", "leave out", "omit",
+                "get out", "throw out", "chuck", "bin", "axe", "squash", "duck out", "turn down", "do away with",
+                "take away", "denoise", "purge", "subtract", "shush"]
+OPENINGS = ["", "", "", "", "please ", "pls ", "could you ", "can you ", "can you please ", "would you ", "would you kindly ",
+            "i'd like you to ", "i want you to ", "i need you to ", "help me ", "could you help me ", "hey, ", "hi! ",
+            "ok so ", "yo ", "go ahead and ", "try to ", "is it possible to ", "any chance you could ", "i need to ",
+            "i'd love to ", "let's ", "kindly ", "quick one: ", "hey can you ", "would you mind helping me ", "so, "]
+CLOSINGS = ["", "", "", "", " please", ", please", " thanks", ", thank you", " thx", " asap", " for me", " if you can",
+            ", if possible", " right now", ". thanks!", ", cheers", " :)", ", would be great", " real quick"]
+WHOLE = ["the song", "the track", "the recording", "this clip", "the audio", "the video", "the mix", "the file",
+         "this podcast", "my recording", "the whole thing", "everything", "the full mix", "this sample", "the tape",
+         "the voice memo", "the stream", "the soundtrack", "the clip", "this take", "the field recording"]
+FRAMES = ["", "", "", "", "", " from the mix", " from the recording", " in this clip", " from this track", " in the audio",
+          " from the rest of the song", " from the rest of the track", " from everything else", " in the video",
+          " throughout the clip", " from my voice memo", " on this recording", " in the file", " out of the mix",
+          " from the background", " from the podcast", " in the second half", " during the intro",
+          " for the whole clip", " across the whole file", " from the sample", " from the stream"]
+FRAMINGS = ["", "", "", "", "", "", "the sound of ", "the noise of ", "the sound from ", "the part where ",
+            "the bit where ", "whatever is making ", "the audio of ", "the noises made by ", "the sounds of "]
+SENTENCES_BEFORE = ["", "", "", "", "", "i'm editing a video. ", "this is for my podcast. ", "quick question. ",
+                    "i recorded this outside. ", "my neighbour's party ruined this take. ", "ugh. ",
+                    "here's a clip from yesterday. ", "working on a remix. ", "this is a field recording. "]
+
+
+def _join(rng: random.Random, *parts: tuple[str, bool]) -> tuple[str, tuple[int, int]]:
+    """Concatenate (text, is_caption) parts; returns the text and the caption's character span."""
+    text, span = "", (0, 0)
+    for part, is_caption in parts:
+        if is_caption:
+            span = (len(text), len(text) + len(part))
+        text += part
+    return text, span
+
+
+def _framed(rng: random.Random, caption: str, allow_framing: bool = True) -> list[tuple[str, bool]]:
+    """The caption, maybe after framing that is not part of it ("the part where ...")."""
+    framing = rng.choice(FRAMINGS) if allow_framing else ""
+    return [(framing, False), (caption, True)]
+
+
+REST_EXTRACT = ["", "", "", ", drop everything else", " and drop the rest", " and mute everything else", ", lose the rest",
+                " and get rid of the rest", ", nothing else", " and nothing else", ", remove all other sounds",
+                " but remove {o}", ", and mute {o}", " but get rid of {o}", "; drop {o}"]
+REST_REMOVE = ["", "", "", ", keep the rest", " but keep everything else", " and keep the rest", ", leave the rest",
+               ", keep everything else", " but keep {o}", ", and keep {o}", " but leave {o}", "; keep {o} though"]
+
+
+def _direct(rng, caption, task, other):
+    verbs = EXTRACT_VERBS if task == EXTRACTION else REMOVE_VERBS
+    verb = rng.choice(verbs)
+    only = rng.choice(["", "", "", "only ", "just "]) if task == EXTRACTION else ""
+    rest = rng.choice(REST_EXTRACT if task == EXTRACTION else REST_REMOVE).replace("{o}", other)
+    return [(rng.choice(OPENINGS) + only + verb + " ", False), *_framed(rng, caption), (rng.choice(FRAMES) + rest, False)]
+
+
+def _particle(rng, caption, task):
+    verb, particle = (rng.choice([("pull", "out"), ("pick", "out"), ("bring", "out"), ("single", "out"), ("tease", "out"),
+                                  ("fish", "out")]) if task == EXTRACTION else
+                      rng.choice([("take", "out"), ("cut", "out"), ("filter", "out"), ("get", "out of there"),
+                                  ("edit", "out"), ("strip", "out"), ("knock", "out"), ("turn", "down"), ("tone", "down"),
+                                  ("take", "away")]))
+    return [(rng.choice(OPENINGS) + verb + " ", False), (caption, True), (f" {particle}", False), (rng.choice(FRAMES), False)]
+
+
+def _wish(rng, caption, task):
+    if task == EXTRACTION:
+        lead = rng.choice(["i only want to hear ", "i just want ", "i just want to hear ", "all i want is ", "i want only ",
+                           "i'd like to hear only ", "only ", "just ", "nothing but ", "i only care about ",
+                           "i'm only interested in ", "what i need is ", "the only thing i want is ", "give me nothing but ",
+                           "all i care about is ", "i want to hear ", "let me just hear "])
+        tail = rng.choice(["", "", " on its own", " by itself", " alone", " in isolation", ", nothing else",
+                           " and nothing else", ", no other sounds", " isolated", " solo"])
+    else:
+        lead = rng.choice(["i don't want to hear ", "i don't want ", "i can't stand ", "i hate ", "no more ", "without ",
+                           "i'd rather not hear ", "i'm sick of ", "i don't need ", "can we lose ", "can i get rid of ",
+                           "make it so i can't hear ", "i never want to hear ", "spare me ", "please no ",
+                           "i'm tired of hearing ", "enough of "])
+        tail = rng.choice(["", "", " anymore", " any more", " at all", " in there", ", it's too loud", " please"])
+    return [(lead, False), *_framed(rng, caption), (rng.choice(FRAMES) + tail, False)]
+
+
+def _passive(rng, caption, task):
+    if task == EXTRACTION:
+        tail = rng.choice([" isolated", " extracted", " on its own", " by itself", " alone please", " only", " solo'd",
+                           " separated out", " soloed", " and nothing else", ", just that"])
+        lead = rng.choice(["", "", "can i get ", "i want ", "i'd like ", "could i have ", "make it ", "leave me with "])
+    else:
+        tail = rng.choice([" removed", " gone", " muted", " has to go", " needs to go", " must go", " should go",
+                           " taken out", " out", " deleted", " needs to disappear", " cut out", " silenced", " is too much",
+                           " shouldn't be there", " is distracting, drop it"])
+        lead = rng.choice(["", "", "can i get ", "i want ", "i'd like ", "could i have ", "make ", "get "])
+    return [(lead, False), (caption, True), (rng.choice(FRAMES) + tail, False)]
+
+
+def _pronoun(rng, caption, task):
+    intro = rng.choice(["there's {c}{f}. ", "there is {c}{f}; ", "hear {c}{f}? ", "you can hear {c}{f}. ",
+                        "{c}{f} keeps interrupting. ", "{c}{f} is all over it. ", "i love {c}{f}. ",
+                        "so there's {c}{f} — ", "see {c}{f}? ", "{c}{f}: ", "notice {c}{f}? ", "{c}{f} is really loud. ",
+                        "there's {c}{f}, ", "about {c}{f}: ", "{c}{f} drowns out the dialogue. ",
+                        "listen to {c}{f}. ", "{c}{f}... "])
+    ref = rng.choice(["it", "that", "them", "this", "that sound", "that noise", "it"])
+    if task == EXTRACTION:
+        act = rng.choice(["can you isolate {r}?", "keep {r} and drop the rest", "i want only {r}", "extract {r}",
+                          "pull {r} out for me", "can i have just {r}", "keep only {r}", "separate {r} please",
+                          "give me {r} alone", "solo {r}", "that's all i want to hear", "just {r}, nothing else",
+                          "get rid of everything except {r}", "mute everything but {r}", "please keep {r}"])
+    else:
+        act = rng.choice(["remove {r}", "please get rid of {r}", "can you take {r} out?", "kill {r}", "lose {r}",
+                          "mute {r}", "i want {r} gone", "make {r} go away", "cut {r}", "ditch {r}, keep the rest",
+                          "filter {r} out", "can you remove {r}?", "erase {r} please", "zap {r}",
+                          "keep everything except {r}", "i don't want {r}"])
+    intro_pre, intro_post = intro.split("{c}")
+    frame = rng.choice(["", "", "", " in the background", " in this clip", " in the recording"]) if "{f}" in intro_post else ""
+    return [(rng.choice(SENTENCES_BEFORE) + intro_pre, False), (caption, True),
+            (intro_post.replace("{f}", frame) + act.replace("{r}", ref), False)]
+
+
+def _inversion(rng, caption, task):
+    everything = rng.choice(["everything", "everything else", "all other sounds", "all the other sounds", "the rest",
+                             "anything", "every other sound", "all the noise", "all of it", "everything in the mix"])
+    except_ = rng.choice(["except", "except for", "but", "other than", "apart from", "besides", "aside from", "save",
+                          "excluding", "that isn't", "that's not", "but not"])
+    if task == EXTRACTION:   # drop everything but X: X is kept
+        verb = rng.choice(REMOVE_VERBS[:20])
+        return [(rng.choice(OPENINGS) + f"{verb} {everything} {except_} ", False), (caption, True), (rng.choice(FRAMES), False)]
+    verb = rng.choice(["keep", "leave", "preserve", "give me", "let me hear", "i want", "play", "retain", "keep all of",
+                       "", "", "i want to hear", "i'd like"])
+    lead = rng.choice(OPENINGS) + f"{verb} " if verb else ""
+    return [(lead + f"{everything} {except_} ", False), (caption, True), (rng.choice(FRAMES), False)]
+
+
+def _negation(rng, caption, task, other):
+    """"don't remove X, take out Y": the asked-for action is on Y."""
+    verbs = EXTRACT_VERBS if task == EXTRACTION else REMOVE_VERBS
+    first = rng.choice(REMOVE_VERBS[:15] if task == EXTRACTION else EXTRACT_VERBS[:15])
+    verb = rng.choice(verbs[:25])
+    form = rng.random()
+    if form < 0.4:   # don't <opposite> X  -> task on X
+        rest = ", drop the rest" if task == EXTRACTION else ", keep everything else"
+        return [(rng.choice(["don't ", "do not ", "please don't ", "never "]) + first + " ", False), (caption, True),
+                (rng.choice(FRAMES) + rng.choice(["", "", rest]), False)]
+    if form < 0.7:   # don't <same action> Y, <action> X
+        same = rng.choice(verbs[:15])
+        return [(rng.choice(["don't ", "do not ", "please don't "]) + f"{same} {other}, " + rng.choice(["", "", "just ", "only "])
+                 + verb + " ", False), (caption, True), (rng.choice(FRAMES), False)]
+    return [(f"not {other}! " + verb + " ", False), (caption, True), (rng.choice(FRAMES), False)]
+
+
+def _without(rng, caption, task, other):
+    if task == REMOVAL:   # the whole without X: X goes
+        whole = rng.choice(WHOLE)
+        lead = rng.choice(["", "", "give me ", "i want ", "play ", "can i hear ", "just ", "i need ", "let me hear "])
+        prep = rng.choice(["without", "minus", "with no", "but without", "with no more", "sans", "free of", "stripped of",
+                           "except"])
+        return [(rng.choice(OPENINGS[:6]) + lead + f"{whole} {prep} ", False), (caption, True), (rng.choice(CLOSINGS), False)]
+    lead = rng.choice(["", "", "give me ", "i want ", "just ", "only ", "keep ", "isolate ", "extract ", "i need "])
+    prep = rng.choice(["without", "minus", "with no", "but not", "and not", "without any of"])
+    return [(lead, False), (caption, True), (f" {prep} {other}", False), (rng.choice(CLOSINGS), False)]
+
+
+def _question(rng, caption, task):
+    if task == EXTRACTION:
+        lead = rng.choice(["what does ", "how does ", "how would ", "can i hear what ", "what would "])
+        tail = rng.choice([" sound like on its own?", " sound like by itself?", " sound alone?", " sound like isolated?",
+                           " sound like without everything else?"])
+        return [(lead, False), (caption, True), (tail, False)]
+    lead = rng.choice(["can you make ", "could you make ", "is there a way to make ", "how about making "])
+    tail = rng.choice([" disappear?", " go away?", " vanish?", " inaudible?", " silent?", " quieter?"])
+    return [(lead, False), (caption, True), (tail, False)]
+
+
+def _label(rng, caption, task):
+    label = rng.choice(["extract", "extraction", "keep", "target", "isolate", "wanted", "solo", "query"]) if task == EXTRACTION \
+        else rng.choice(["remove", "removal", "delete", "mute", "drop", "unwanted", "noise", "kill"])
+    sep = rng.choice([": ", " - ", " -> ", " = ", ":  "])
+    return [((label.capitalize() if rng.random() < 0.5 else label) + sep, False), (caption, True)]
+
+
+def _bare(rng, caption, task):
+    return [("", False), (caption, True), (rng.choice(["", "", " only", " please", " isolated"]), False)]
+
+
+FORMS = {  # name -> (weight, builder); builders taking `other` get a second caption
+    "direct": (6, _direct), "particle": (1, _particle), "wish": (3, _wish), "passive": (2, _passive),
+    "pronoun": (4, _pronoun), "inversion": (2, _inversion), "negation": (1.5, _negation), "without": (2, _without),
+    "question": (1, _question), "label": (0.7, _label), "bare": (1, _bare),
+}
+NEEDS_OTHER = {"negation", "without", "direct"}
+
+
+def _surface(rng: random.Random, text: str) -> str:
+    """Capitals and end punctuation as people type them (the span is found again afterwards)."""
+    if rng.random() < 0.5:
+        text = text[:1].upper() + text[1:]
+    if rng.random() < 0.08:
+        text = text.upper() if rng.random() < 0.3 else text.title()
+    if not text.rstrip().endswith(("?", "!", ".", ")")) and rng.random() < 0.5:
+        text += rng.choice([".", ".", "!", "?", "..."])
+    return text
+
+
+def generate(n: int, seed: int = 0) -> list[GeneratedInstruction]:
+    """``n`` examples, deterministic in ``seed``, both tasks equally often."""
+    from hsm_lib.text.learned_parser import normalise
+
+    rng = random.Random(seed)
+    names = list(FORMS)
+    weights = [FORMS[k][0] for k in names]
+    out: list[GeneratedInstruction] = []
+    while len(out) < n:
+        task = EXTRACTION if len(out) % 2 == 0 else REMOVAL
+        form = rng.choices(names, weights)[0]
+        if form == "bare" and task == REMOVAL:
+            continue   # a bare description asks to extract it
+        caption = random_caption(rng)
+        builder = FORMS[form][1]
+        parts = builder(rng, caption, task, random_caption(rng, allow_pair=False)) if form in NEEDS_OTHER else builder(rng, caption, task)
+        parts = parts + [(rng.choice(CLOSINGS) if form != "question" else "", False)]
+        raw = "".join(p for p, _ in parts)
+        text = _surface(rng, raw)
+        # the caption's place in the normalised text: normalisation only lower-cases and squeezes spaces
+        norm = normalise(text)
+        start = len(normalise(_surface_prefix(text, parts)))
+        cap_norm = normalise(caption)
+        start = norm.find(cap_norm, max(0, start - 2))
+        if start < 0:
+            continue
+        out.append(GeneratedInstruction(text, task, cap_norm, (start, start + len(cap_norm))))
+    return out
+
+
+def _surface_prefix(text: str, parts: list[tuple[str, bool]]) -> str:
+    """The part of ``text`` before the caption (same length as the raw parts before it)."""
+    n = 0
+    for p, is_caption in parts:
+        if is_caption:
+            break
+        n += len(p)
+    return text[:n]
