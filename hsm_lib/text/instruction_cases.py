@@ -8,9 +8,13 @@ from pathlib import Path
 DEVELOPMENT = Path(__file__).with_name("instruction_cases.tsv")
 # written by someone who had not read the parser, and not used to tune it afterwards
 HELD_OUT = Path(__file__).with_name("instruction_cases_heldout.tsv")
-# written blind for issue 17 (neither the rules nor the learned parser's generator read), before any
-# parser's output on it was seen; nothing is tuned on it
+# written blind for issue 17 (neither the rules nor the learned parser's generator read). Scored once
+# blind (hybrid 91.9 % task, 79.4 % caption); its misses were then read and the generator and the
+# rules' unsure test extended: since then a development set
 FRESH = Path(__file__).with_name("instruction_cases_fresh.tsv")
+# the second blind set, written after that change by an author who saw no parser, no generator and
+# no other set; scored by the pipeline, nothing tuned on it
+FRESH2 = Path(__file__).with_name("instruction_cases_fresh2.tsv")
 
 
 def load_cases(path: str | Path = DEVELOPMENT) -> list[tuple[str, str, str]]:

@@ -13,7 +13,10 @@ phrasings of both tasks:
 - idioms of keeping and dropping ("I can't stand X", "nothing but X", "solo X");
 - qualifiers that frame rather than describe ("from the rest of the song", "the part where X",
   "whatever is making X", "in this clip"), and sentences around the request;
-- "A without B": the whole recording without B removes B; a sound A without B keeps A.
+- "A without B": the whole recording without B removes B; a sound A without B keeps A;
+- a sentence about the sound, then the request ("X is way out of time. can you take it out?"),
+  relative clauses about the recording rather than the sound ("the hum that ruins the whole
+  recording"), negated inversions ("I don't want anything except X") and task labels.
 
 Every example records where its caption lies in the normalised instruction, so the parser can
 be trained to point at it. Nothing here reads the evaluation tables.
@@ -82,7 +85,14 @@ MODIFIERS = ["on the phone", "from the fridge", "at night", "on the shore", "at 
              "in the kitchen", "on the roof", "under the floor", "outside the window", "on a keyboard", "from the street",
              "from the amplifier", "in the hallway", "at the beginning", "near the microphone", "through the wall",
              "with a deep voice", "that keeps honking", "that never stops", "which is really loud", "in the chorus",
-             "during the solo", "on the radio", "from the neighbour's stereo", "coming from the engine", "by the river"]
+             "during the solo", "on the radio", "from the neighbour's stereo", "coming from the engine", "by the river",
+             "into the mic", "from the fluorescent lights", "after the goal", "coming from the amplifier",
+             "between the two speakers", "in the corner", "on the left channel", "behind me", "from the next table",
+             "at the back of the room", "under the vocals", "over the intercom", "during the speech"]
+# relative clauses about the recording or the user, not the sound: never part of the caption
+NOT_DESCRIPTION = [" that ruins the whole recording", " i mentioned earlier", " that's driving me nuts", " which i hate",
+                   " that keeps ruining my takes", " i told you about", " that bugs me", " that you can hear throughout",
+                   " that makes it unlistenable"]
 OWNERS = ["the narrator", "the woman", "the man", "the singer", "the speaker", "my dad", "the kid", "the host",
           "the guest", "the drummer", "the teacher", "my neighbour", "the child", "the announcer"]
 OWNED = ["voice", "snoring", "coughing", "laugh", "humming", "breathing", "whistling", "singing", "footsteps", "phone",
@@ -206,7 +216,9 @@ def _direct(rng, caption, task, other):
     verb = rng.choice(verbs)
     only = rng.choice(["", "", "", "only ", "just "]) if task == EXTRACTION else ""
     rest = rng.choice(REST_EXTRACT if task == EXTRACTION else REST_REMOVE).replace("{o}", other)
-    return [(rng.choice(OPENINGS) + only + verb + " ", False), *_framed(rng, caption), (rng.choice(FRAMES) + rest, False)]
+    not_description = rng.choice(NOT_DESCRIPTION) if rng.random() < 0.15 else ""
+    return [(rng.choice(OPENINGS) + only + verb + " ", False), *_framed(rng, caption),
+            (not_description + rng.choice(FRAMES) + rest, False)]
 
 
 def _particle(rng, caption, task):
@@ -336,12 +348,71 @@ def _bare(rng, caption, task):
     return [("", False), (caption, True), (rng.choice(["", "", " only", " please", " isolated"]), False)]
 
 
+def _statement(rng, caption, task):
+    """A sentence about the sound, then the request by pronoun ("X is way out of time. take it out?")."""
+    if task == EXTRACTION:
+        s = rng.choice(["{c} is the one i want. can you separate {r} out?", "i'm only interested in {c}. can you help?",
+                        "{c} is all i need, the rest can go.", "all i'm after is {c}.", "i'm only after {c}.",
+                        "{c} is what matters here; keep {r}.", "the only thing worth keeping is {c}.",
+                        "i recorded {w} and i only care about {c}. help?", "could you leave just {c}? that's what i need."])
+    else:
+        s = rng.choice(["{c} is way out of time. can you take {r} out?", "{w} has a ton of {c}. is there any way to remove {r}?",
+                        "{c} drowns everything out, please remove {r}.", "{c} ruined my take. can you remove {r}?",
+                        "i recorded {w} and {c} is everywhere. get rid of {r}?", "{c} is ruining {w}. lose {r}.",
+                        "ugh, {c} again. kill {r}.", "{c} keeps popping up, can it go?", "{w} is useless because of {c}. fix {r}?"])
+    w = rng.choice(["my recording", "this clip", "the podcast", "my voice memo", "a jam session", "the lecture", "my video"])
+    r = rng.choice(["it", "that", "them", "it", "that sound"])
+    pre, post = s.split("{c}", 1)
+    return [(rng.choice(SENTENCES_BEFORE) + pre.replace("{w}", w).replace("{r}", r), False), (caption, True),
+            (post.replace("{w}", w).replace("{r}", r), False)]
+
+
+def _negated_inversion(rng, caption, task, other):
+    """Inversions through negation and contrast ("I don't want anything except X", "keep Y, lose X")."""
+    if task == EXTRACTION:
+        s = rng.choice(["i don't want anything except {c}", "nothing should remain except {c}", "don't keep anything but {c}",
+                        "leave nothing except {c}", "i want nothing but {c}", "nothing except {c}, please",
+                        "no other sounds but {c}", "drop all but {c}", "mute all but {c}", "anything other than {c} can go",
+                        "everything that isn't {c} can go", "get rid of anything that's not {c}",
+                        "{c} without anything else", "{c} without {o}", "just {c}, not {o}", "{c} but not {o}",
+                        "can i hear what {c} is doing, without anything else?", "keep {c}, not {o}"])
+    else:
+        s = rng.choice(["leave everything else alone but take out {c}", "don't touch anything except {c}, which should go",
+                        "i don't want to lose {o}, just {c}", "don't get rid of {o}; remove {c} instead",
+                        "keep {o}, lose {c}", "everything can stay except {c}", "all but {c} can stay",
+                        "keep it all apart from {c}", "the {w} minus {c}", "a version of the {w} without {c}",
+                        "make me a version of the {w} without {c}", "not {o} — {c} is what has to go",
+                        "task: remove. target: {c}", "action: delete / sound: {c}"])
+    w = rng.choice(["song", "track", "podcast", "clip", "recording", "video"])
+    pre, post = s.split("{c}", 1)
+    return [(rng.choice(OPENINGS[:8]) + pre.replace("{o}", other).replace("{w}", w), False), (caption, True),
+            (post.replace("{o}", other).replace("{w}", w), False)]
+
+
+def _task_label(rng, caption, task):
+    t = rng.choice(["extract", "keep", "isolate", "extraction"]) if task == EXTRACTION else \
+        rng.choice(["remove", "delete", "removal", "mute"])
+    lead = rng.choice(["task: {t}. target: ", "task = {t}, sound = ", "[{t}] ", "{t} -> ", "mode: {t}; what: "])
+    return [(lead.replace("{t}", t), False), (caption, True)]
+
+
+def _question_alone(rng, caption, task):
+    if task == EXTRACTION:
+        lead = rng.choice(["what does ", "how does ", "what would ", "how would "])
+        tail = rng.choice([" sound like on its own?", " sound like solo?", " sound like with nothing else?", " sound like alone?"])
+    else:
+        lead = rng.choice(["is there any way to remove ", "could you possibly get rid of ", "any way to lose ", "can we cut "])
+        tail = rng.choice(["?", " from it?", " somehow?", ""])
+    return [(lead, False), (caption, True), (tail, False)]
+
+
 FORMS = {  # name -> (weight, builder); builders taking `other` get a second caption
     "direct": (6, _direct), "particle": (1, _particle), "wish": (3, _wish), "passive": (2, _passive),
     "pronoun": (4, _pronoun), "inversion": (2, _inversion), "negation": (1.5, _negation), "without": (2, _without),
-    "question": (1, _question), "label": (0.7, _label), "bare": (1, _bare),
+    "question": (1, _question), "label": (0.7, _label), "bare": (1, _bare), "statement": (2.5, _statement),
+    "negated_inversion": (2, _negated_inversion), "task_label": (0.5, _task_label), "question_alone": (0.7, _question_alone),
 }
-NEEDS_OTHER = {"negation", "without", "direct"}
+NEEDS_OTHER = {"negation", "without", "direct", "negated_inversion"}
 
 
 def _surface(rng: random.Random, text: str) -> str:

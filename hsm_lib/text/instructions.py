@@ -230,15 +230,18 @@ _UNSURE_IN_CAPTION = re.compile(
     r"without|except|but|rest|part where|bit where|whatever|everything|anything|nothing|only|just|"
     r"hear|listen|stand|hate|love|annoying|driving me|gone|disappear|go away|vanish|make|turn|let|give|have|"
     r"could|would|can|thanks|thank you|thx|asap|quick|cheers|pls|plz|free of|sans|minus|with no|no more)\b")
+# a subject and verb inside the caption: a clause about the recording or the user ("the hum i mentioned")
+_CLAUSE_IN_CAPTION = re.compile(r"\b(?:i|you|is|are|was|were)\b")
 _TASK_WORD = re.compile(rf"\b(?:{_REMOVE}|{_EXTRACT}|don'?t|not|never|without|except|only|just|gone|disappear)\b")
 
 
 def rules_unsure(text: str) -> str | None:
     """Why the rules' reading of ``text`` should not be trusted, or None when it looks sound.
 
-    Two signs: no rule matched although the instruction holds a task word (so a verb sits
-    somewhere the rules do not look, as in "There's a hum. Kill it."), or the caption they
-    return holds a clause boundary, a task word, a pronoun or framing."""
+    Two signs: no rule matched (the rules then read the whole instruction as a description,
+    which is right for "birds chirping" and wrong for "Zap the buzzing" or "There's a hum. Kill
+    it."), or the caption they return holds a clause boundary, a task word, a pronoun, framing, or
+    a clause about the recording or the user."""
     try:
         parsed, rule = parse_rules_traced(text)
     except InstructionError:
@@ -246,9 +249,9 @@ def rules_unsure(text: str) -> str | None:
     s = _strip_openings(_normalise(text))
     if rule is None and _TASK_WORD.search(s):
         return "no rule matched, yet it holds a task word"
-    if rule is None and len(parsed.caption.split()) > 8:
-        return "no rule matched, and it is long for a bare description"
-    m = _UNSURE_IN_CAPTION.search(parsed.caption)
+    if rule is None:
+        return "no rule matched: a bare description, or a form the rules do not know"
+    m = _UNSURE_IN_CAPTION.search(parsed.caption) or _CLAUSE_IN_CAPTION.search(parsed.caption)
     if m:
         return f"the caption holds {m.group(0)!r}"
     return None

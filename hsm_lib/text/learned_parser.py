@@ -252,6 +252,9 @@ class Decision:
         return out
 
 
+BARE_AGREEMENT = 0.9   # caption F1 above which the learned parser agrees that no task phrase is there
+
+
 class HybridParser:
     """The rules where they are sure of their reading, the learned parser where they are not
     (:func:`~hsm_lib.text.instructions.rules_unsure`). A callable ``text -> Instruction``, so
@@ -265,9 +268,11 @@ class HybridParser:
 
     def decide_many(self, texts: list[str]) -> list[Decision]:
         """:meth:`decide` for many instructions, the learned parser reading the unsure ones at once."""
-        from hsm_lib.text.instructions import Instruction, parse_rules, rules_unsure
+        from hsm_lib.text.instruction_cases import token_f1
+        from hsm_lib.text.instructions import Instruction, parse_rules_traced, rules_unsure
 
-        rules = [parse_rules(t) for t in texts]    # also the validation: empty, not text, names no sound
+        traced = [parse_rules_traced(t) for t in texts]   # also the validation: empty, not text, names no sound
+        rules = [r for r, _ in traced]
         why = [rules_unsure(t) for t in texts]
         unsure = [i for i, w in enumerate(why) if w is not None]
         learned = dict(zip(unsure, self.learned.parse_many([texts[i] for i in unsure]))) if unsure else {}
@@ -277,6 +282,9 @@ class HybridParser:
                 out.append(Decision(r, "rules", "the rules matched cleanly", r))
             elif learned[i].caption in ("", "it", "this", "that", "them", "something", "everything"):
                 out.append(Decision(r, "rules", f"rules unsure ({w}), but the learned caption names nothing", r, learned[i]))
+            elif traced[i][1] is None and token_f1(learned[i].caption, r.caption) >= BARE_AGREEMENT:
+                # both read the whole instruction as the sound: a bare description, which asks to extract it
+                out.append(Decision(r, "rules", "a bare description (the learned parser's caption agrees)", r, learned[i]))
             else:
                 out.append(Decision(Instruction(learned[i].task, learned[i].caption), "learned", f"rules unsure: {w}",
                                     r, learned[i]))
