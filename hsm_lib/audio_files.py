@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsm_lib.audio import AudioError
+from hsm_lib.audio import AudioError, to_mono
 
 # what a folder is searched for; any other file can still be named explicitly
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".m4a", ".aac",
@@ -91,7 +91,7 @@ def read_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
             wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
         except Exception as exc:
             raise AudioError(f"{path}: cannot read audio ({exc})") from exc
-        wave = wave.mean(axis=1, dtype=np.float32) if wave.shape[1] > 1 else wave[:, 0]
+        wave = to_mono(wave) if wave.shape[1] > 1 else wave[:, 0]
     else:
         wave, sr = _read_with_ffmpeg(path)
     if wave.size == 0:

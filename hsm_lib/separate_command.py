@@ -87,10 +87,15 @@ class SeparateOptions:
     join: str = "auto"
 
 
-def prepare_output_folder(folder: Path) -> None:
-    """Create ``folder`` (and parents), with a sentence for the ways that fails."""
+def check_output_folder(folder: Path) -> None:
+    """A folder path that names an existing file is an error (checked before the models load)."""
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"output folder '{folder}' is an existing file, not a folder")
+
+
+def prepare_output_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents), with a sentence for the ways that fails."""
+    check_output_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -131,8 +136,7 @@ def run_separate(opts: SeparateOptions) -> list[Path]:
     for path in inputs:
         read_audio_file(path)         # then every sample (NaN, inf), one file in memory at a time
     out_dir = Path(opts.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"output folder '{out_dir}' is an existing file, not a folder")
+    check_output_folder(out_dir)
     separator = Separator.from_pretrained(resolve_checkpoint(opts.checkpoint), device=opts.device, join=opts.join,
                                           overlap_seconds=opts.overlap, batch_size=opts.batch_size, seed=opts.seed)
     instruction, how = parse_with(separator.parser, opts.query)

@@ -26,7 +26,6 @@ from hsm_lib.eval.parser_eval import SetScore, score_many, score_parser, write_p
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
 from hsm_lib.text.instruction_cases import DEVELOPMENT, FRESH, FRESH2, HELD_OUT, load_cases
 from hsm_lib.text.instruction_generator import generate
-from hsm_lib.text.instructions import parse_rules
 from hsm_lib.text.learned_parser import FrozenEncoder, HybridParser, LearnedParser, ParserConfig
 from hsm_lib.train.instruction_parser import encode_examples, train_parser
 
@@ -103,7 +102,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Pars
         decisions = dict(zip([c[0] for c in cases], hybrid.decide_many([c[0] for c in cases])))
         hybrid_score = score_parser(lambda text: decisions[text].instruction, cases)
         hybrid_score.learned_path = sum(d.path == "learned" for d in decisions.values())
-        scores[name] = {"rules": score_parser(parse_rules, cases),
+        scores[name] = {"rules": score_parser(lambda text: decisions[text].rules, cases),   # read once, in decide_many
                         "learned": score_many(learned.instructions, cases),
                         "hybrid (used)": hybrid_score}
     write_parser_table(scores, {k: len(v) for k, v in sets.items()}, NOTES)
