@@ -174,5 +174,6 @@ def visqol(estimate, reference, sr: int = SAMPLE_RATE) -> float:
 
 def visqol_many(estimates, references, sr: int = SAMPLE_RATE, workers: int | None = None) -> list[float]:
     """:func:`visqol` of each (estimate, reference) pair, the pairs scored on ``workers``
-    processes (default one per core; :mod:`hsm_lib.eval.visqol_pool`): the same numbers, sooner."""
+    processes (default one per core; :mod:`hsm_lib.eval.visqol_pool`): the same numbers, sooner
+    (equal to about 1e-15 relative: a worker may sum in another order)."""
     return moslqo_many([_visqol_pair(e, r, sr) for e, r in zip(estimates, references)], workers)
