@@ -25,6 +25,7 @@ DEBIAN_PACKAGES=(
   ffmpeg
   sox
   chromium                     # headless browser: the demo page's check and screenshot (stage demo, tests)
+  openjdk-17-jre-headless      # Java: pycocoevalcap's PTB tokenizer and METEOR (Table VI, stage captioning)
   git
 )
 # A bare Debian has python3 but not venv/ensurepip (package python3-venv).

@@ -145,12 +145,30 @@ def write_corpora(root: Path, per_split: dict[str, int] | None = None) -> dict[s
     }
 
 
+def write_gpt2(folder: Path) -> Path:
+    """A GPT-2 in the Hugging Face layout (config, safetensors weights, byte-level BPE tokenizer),
+    tiny and random, where the paper profile's caption decoder reads its pretrained GPT-2: the
+    real weights cannot be had offline, and the code path is the same."""
+    import torch
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    vocab = {c: i for i, c in enumerate(sorted(ByteLevel.alphabet()))}
+    eos = vocab["<|endoftext|>"] = len(vocab)
+    GPT2TokenizerFast(vocab=vocab, merges=[]).save_pretrained(folder)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(vocab), n_positions=128, n_embd=32, n_layer=2, n_head=2,
+                               bos_token_id=eos, eos_token_id=eos)).save_pretrained(folder)
+    return folder
+
+
 def _steps(steps: int = 1, batch_size: int = 2, **extra: Any) -> dict[str, Any]:
     return {"train": {"steps": steps, "batch_size": batch_size, "warmup_steps": 1, "checkpoint_every": 1, **extra}}
 
 
-def counts_and_steps(corpora: dict[str, Any], train_triplets: int = 12) -> dict[str, Any]:
-    """What the fixture changes in each stage's section: counts, steps, paths, and the CPU."""
+def counts_and_steps(corpora: dict[str, Any], train_triplets: int = 12, gpt2: Path | None = None) -> dict[str, Any]:
+    """What the fixture changes in each stage's section: counts, steps, paths, and the CPU.
+    ``gpt2``: the folder :func:`write_gpt2` filled (None: the paper's path stays)."""
     return {
         "data": {"clips": {"train": 20, "val": 6, "test": 18}, "triplets": {"train": train_triplets, "val": 4},
                  "test_pairs_per_family": 3, "test_pairs_mixed": 4, "music_clips_per_class": 1, "test_pairs_music": 2,
@@ -170,6 +188,8 @@ def counts_and_steps(corpora: dict[str, Any], train_triplets: int = 12) -> dict[
         "joint_ft": _steps(),
         "baselines": _steps(),
         "eval_clap": _steps(batch_size=4),
+        "captioning": {**_steps(batch_size=4, val_every=1), "validation_clips": 2,
+                       **({"decoder": {"pretrained": str(gpt2)}} if gpt2 is not None else {})},
         # every output of the paper's LM is 500 autoregressive steps through 12 x 1024 layers (~40 s on 2 cores):
         # two sets of one triplet (the mixed one, with the ceilings, and music_synth, whose Table IV is a declared
         # output; the paper names every set, so ood is set to 0 here) and one recording of two windows (one join)
@@ -188,9 +208,10 @@ def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def fixture_params(params: dict[str, Any], corpora: dict[str, Any], train_triplets: int = 12) -> dict[str, Any]:
+def fixture_params(params: dict[str, Any], corpora: dict[str, Any], train_triplets: int = 12,
+                   gpt2: Path | None = None) -> dict[str, Any]:
     """params.yaml with ``profile: paper`` and its paper section shrunk by :func:`counts_and_steps`."""
     out = copy.deepcopy(params)
     out["profile"] = "paper"
-    out["paper"] = deep_merge(params["paper"], counts_and_steps(corpora, train_triplets))
+    out["paper"] = deep_merge(params["paper"], counts_and_steps(corpora, train_triplets, gpt2))
     return out

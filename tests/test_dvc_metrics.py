@@ -26,6 +26,8 @@ def test_metrics_files_hold_the_tables_means_per_system_and_nothing_else(tmp_pat
     other_set = {**row, "test set": "drums", "KL (lower)": 3.6}
     _table(tmp_path / "table2_objective.json", [row, other_set])
     _table(tmp_path / "table5_retrieval.json", [{"model": "Q-Audio (ours, ITC + ITM + ITG)", "R@1": 8.4, "R@5": 26.8, "R@10": 37.2}])
+    _table(tmp_path / "table6_captioning.json", [{"feature": "Q-Audio G (ours)", "METEOR": 0.31, "METEOR CI95": [0.3, 0.32],
+                                                  "CIDEr-D": 1.2, "CIDEr-D CI95": [1.1, 1.3]}])
     _table(tmp_path / "parser_accuracy.json", [{"set": "fresh held-out (issue 17, written blind)", "instructions": 160,
                                                "parser": "hybrid (used)", "task %": 97.5, "task % CI95": [95.0, 99.4],
                                                "caption % (F1 >= 0.75)": 93.75, "exact %": 80.0, "decided by learned": 40}])
@@ -35,6 +37,7 @@ def test_metrics_files_hold_the_tables_means_per_system_and_nothing_else(tmp_pat
     sep = json.loads(written["separation"].read_text())
     assert sep == {"table2_mixed": {"ours_extraction": {"kl": 5.4, "lsd": 1.67}}}   # the mixed set only; no CIs, no n
     assert json.loads(written["retrieval"].read_text())["table5"]["q_audio_ours_itc_itm_itg"] == {"r_1": 8.4, "r_5": 26.8, "r_10": 37.2}
+    assert json.loads(written["retrieval"].read_text())["table6"] == {"q_audio_g": {"meteor": 0.31, "cider_d": 1.2}}
     assert json.loads(written["parser"].read_text())["parser"]["fresh_held_out"]["hybrid"] == \
         {"task": 97.5, "caption_f1_0_75": 93.75, "exact": 80.0}
     assert json.loads(written["probes"].read_text()) == {"table7": {"audiomae_pretrained_ours": {"sound_class": 51.0}}}

@@ -22,7 +22,7 @@ def _formatter():
 
 
 def test_there_are_notebooks():
-    assert len(NOTEBOOKS) == 16
+    assert len(NOTEBOOKS) == 17
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

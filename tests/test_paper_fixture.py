@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paper_fixture import fixture_params, write_corpora
+from paper_fixture import fixture_params, write_corpora, write_gpt2
 from project_copy import ROOT, copy_project, run_in
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,8 @@ TRIPLETS = 200          # 1x; the memory test builds 10x. Pre-mixed, 10x would a
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("paper_profile")
     corpora = write_corpora(root / "corpora")
-    params = fixture_params(yaml.safe_load((ROOT / "params.yaml").read_text()), corpora, train_triplets=TRIPLETS)
+    params = fixture_params(yaml.safe_load((ROOT / "params.yaml").read_text()), corpora, train_triplets=TRIPLETS,
+                            gpt2=write_gpt2(root / "gpt2"))
     dest = copy_project(root / "project", params)
     run_in(dest, "dvc", "repro", timeout=3600)
     return dest
@@ -65,8 +66,11 @@ def test_dvc_repro_runs_every_stage_at_the_paper_shapes(project):
     meta = json.loads((corpus / "triplets" / "train.json").read_text())
     assert meta["storage"] == "records" and not (corpus / "triplets" / "train.npy").exists()
     assert json.loads((project / "data" / "paper" / "features" / "manifest.json").read_text()) == {"shapes": {}}
-    for report in ("table2_objective", "table5_retrieval", "table7_linear_probe", "table8_codec", "long_recordings"):
+    for report in ("table2_objective", "table5_retrieval", "table6_captioning", "table7_linear_probe", "table8_codec",
+                   "long_recordings"):
         assert (project / "reports" / f"{report}.md").is_file()
+    # Table VI's decoder started from the (fixture's) pretrained GPT-2 folder, as the paper's does
+    assert "GPT-2 from the pretrained weights in" in (project / "reports" / "table6_captioning.md").read_text()
 
 
 def test_peak_memory_does_not_grow_with_the_triplets(project):

@@ -81,12 +81,17 @@ def separation_metrics(reports: Path) -> dict[str, Any]:
 
 
 def retrieval_metrics(reports: Path) -> dict[str, Any]:
-    """R@1/5/10 of Table V's rows and of the evaluation CLAP."""
-    out = {}
+    """R@1/5/10 of Table V's rows and of the evaluation CLAP; Table VI's METEOR and CIDEr-D per
+    frozen feature (keyed by the row's name before its gloss)."""
+    out: dict[str, Any] = {}
     for table, name in (("table5_retrieval", "table5"), ("eval_clap", "eval_clap")):
         rows = by_system(_rows(reports, table), "model")
         if rows:
             out[name] = rows
+    captioning = {slug(r["feature"].split(" (")[0].split(":")[0]): row_metrics(r, skip=("feature",))
+                  for r in _rows(reports, "table6_captioning")}
+    if captioning:
+        out["table6"] = captioning
     return out
 
 

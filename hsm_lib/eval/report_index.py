@@ -12,6 +12,9 @@ MAP = [
     ("Table I (test sets)", "table1_test_sets.md", "data", "offline corpus of real recordings, speech and synthesis; MUSIC-synth for MUSIC"),
     ("out-of-domain test set (not in the paper)", "table1_ood.md", "ood_data", "Tux Paint's stamp sounds, a source no training clip comes from"),
     ("Table V (text-to-audio retrieval)", "table5_retrieval.md", "qaudio", "MiniLM for FLAN-T5; CLAP-style two-tower baseline trained here"),
+    ("Table VI (audio captioning from frozen features)", "table6_captioning.md, figures/table6_caption_loss.png", "captioning",
+     "GPT-2's shape trained from scratch (no GPT-2 weights offline; the paper profile loads them from a local folder); "
+     "METEOR and CIDEr-D, SPICE/SPIDEr not offline; template captions of our corpus"),
     ("Table VII (linear probes)", "table7_linear_probe.md", "audiomae", "probe tasks built from this corpus (ESC-50 / SC / NSynth analogs)"),
     ("Table VIII (codec)", "table8_codec.md", "codec", "Opus at 6 kbps stands in for EnCodec/DAC (no weights offline)"),
     ("codec ablation: the tagger's view of resynthesis, beside calibration rows", "codec_ablation.md", "codec", "-"),
