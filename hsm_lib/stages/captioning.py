@@ -151,8 +151,8 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Capt
     clips = load_clips(profile, names, P["cache_features"], progress)
     fit, val = split_validation(clips["train"], P["validation_clips"], train_cfg.seed)
     test, references, ceiling = scored_clips(clips["test"])
-    print(f"{len(fit.captions)} clips to fit, {len(val.captions)} to validate, {len(test.captions)} test clips "
-          f"with >= 2 captions; features: " + ", ".join(f"{n} {tuple(clips['train'].features[n].shape[1:])}" for n in names))
+    print(f"{len(fit.captions)} clips to fit, {len(val.captions)} to validate, {len(test.captions)} test clips scored "
+          f"({'with a ceiling' if ceiling else 'no ceiling: too few clips with two captions'}); features: " + ", ".join(f"{n} {tuple(clips['train'].features[n].shape[1:])}" for n in names))
 
     decoders, histories, captions = {}, {}, {}
     decoder_params = {**P["decoder"], "pretrained": pretrained_folder(P["decoder"].get("pretrained"))}
