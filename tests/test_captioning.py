@@ -146,3 +146,35 @@ def test_table6_is_written_with_the_papers_numbers_and_intervals(tmp_path, monke
     assert table["paper_table6"]["Q-Audio"] == dict(zip(("METEOR", "SPICE", "SPIDEr"), PAPER_TABLE6["Q-Audio"]))
     assert table["comparisons"]["Q-Audio G minus CLAP-style embedding"]["METEOR"]["verdict"] == "not distinguishable"
     assert "0.118" in (tmp_path / "table6_captioning.md").read_text()
+
+
+def test_every_feature_comes_from_one_read_of_each_batch_of_S():
+    """The paper profile computes S per batch (AudioMAE on 10-s clips): every feature of a batch is
+    taken from one read of it, and each feature is the model's own output for the clip."""
+    from hsm_lib.models.clap import CLAPBaseline, CLAPConfig
+    from hsm_lib.models.qaudio import QAudio, QAudioConfig
+    from hsm_lib.stages.captioning import clip_features
+
+    S = torch.randn(70, 5, 8)
+
+    class Counted:
+        reads = 0
+
+        def __len__(self):
+            return len(S)
+
+        def __getitem__(self, idx):
+            Counted.reads += 1
+            return S[idx]
+
+    torch.manual_seed(0)
+    qaudio = QAudio(QAudioConfig(audio_dim=8, text_dim=8, dim=16, heads=2, embed_dim=8, vocab_size=10, backbone_vocab=10)).eval()
+    clap = CLAPBaseline(CLAPConfig(audio_dim=8, text_dim=8, dim=16, embed_dim=8)).eval()
+    got = clip_features(["none", "clap", "audiomae", "qaudio"], Counted(), qaudio, clap, batch_size=64)
+    assert Counted.reads == 2
+    assert {k: tuple(v.shape) for k, v in got.items()} == {"none": (70, 1), "clap": (70, 8), "audiomae": (70, 8), "qaudio": (70, 16)}
+    with torch.no_grad():
+        torch.testing.assert_close(got["qaudio"][64:], qaudio.audio_features(S[64:]).flatten(1))
+        torch.testing.assert_close(got["clap"][:3], clap.audio_embedding(S[:3]))
+    torch.testing.assert_close(got["audiomae"], S.mean(1))
+    assert not got["none"].any()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -36,7 +36,7 @@ from hsm_lib.models.caption_decoder import CaptionDecoder, CaptionDecoderConfig,
 from hsm_lib.registry import load_model
 from hsm_lib.reporting import write_table
 from hsm_lib.stages.common import detached, moving_average, n_parameters, saved, window
-from hsm_lib.stages.qaudio import global_features, load_inputs
+from hsm_lib.stages.qaudio import load_inputs
 from hsm_lib.train.caption_decoder import CaptionPairs, CaptionTrainConfig, fit_caption_decoder
 
 # Paper Table VI ("Audio captioning on AudioCaps and Clotho"): METEOR, SPICE, SPIDEr.
@@ -79,20 +79,30 @@ class _Clips:
                       [self.ids[i] for i in rows])
 
 
-@torch.no_grad()
-def clip_features(name: str, S, qaudio: torch.nn.Module, clap: torch.nn.Module) -> torch.Tensor:
-    """One frozen feature per clip, [N, C], of AudioMAE features ``S`` [N, P, C_s]."""
+def _feature(name: str, S: torch.Tensor, qaudio: torch.nn.Module, clap: torch.nn.Module) -> torch.Tensor:
+    """One frozen feature per clip, [B, C], of a batch of AudioMAE features ``S`` [B, P, C_s]."""
     if name == "qaudio":
-        return global_features(qaudio, S).flatten(1)
-    def batched(fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        return torch.cat([fn(S[torch.arange(i, min(i + 64, len(S)))]) for i in range(0, len(S), 64)])
+        return qaudio.audio_features(S).flatten(1)           # G [B, n_queries * C_g]
     if name == "clap":
-        return batched(clap.audio_embedding)
+        return clap.audio_embedding(S)
     if name == "audiomae":
-        return batched(lambda s: s.mean(1))
+        return S.mean(1)
     if name == "none":
-        return torch.zeros(len(S), 1)
+        return S.new_zeros(len(S), 1)
     raise ValueError(f"unknown caption feature {name!r} (known: {', '.join(FEATURES)})")
+
+
+@torch.no_grad()
+def clip_features(names: list[str], S, qaudio: torch.nn.Module, clap: torch.nn.Module,
+                  batch_size: int = 64) -> dict[str, torch.Tensor]:
+    """Every named feature of every clip, {name: [N, C] float32}, reading each batch of S
+    ([N, P, C_s], possibly computed per batch: the paper profile's) once for all of them."""
+    parts: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    for i in range(0, len(S), batch_size):
+        s = S[torch.arange(i, min(i + batch_size, len(S)))]
+        for n in names:
+            parts[n].append(_feature(n, s, qaudio, clap).float().cpu())
+    return {n: torch.cat(p) for n, p in parts.items()}
 
 
 def load_clips(profile: str, names: list[str], cache_features: bool, progress: bool) -> dict[str, _Clips]:
@@ -102,8 +112,8 @@ def load_clips(profile: str, names: list[str], cache_features: bool, progress: b
     mae, qaudio, clap = (load_model(models_dir / n) for n in ("audiomae", "qaudio", "clap_baseline"))
     inputs = load_inputs(mae, paths.corpus_dir(profile), cache_features, progress, FeatureStore(paths.features_dir(profile)),
                          spill_dir=paths.train_state_dir(profile, "captioning", "test_features"))
-    return {split: _Clips({n: clip_features(n, inputs.S[split], qaudio, clap).float() for n in names},
-                          inputs.captions[split], list(range(len(inputs.captions[split])))) for split in ("train", "test")}
+    return {split: _Clips(clip_features(names, inputs.S[split], qaudio, clap), inputs.captions[split],
+                          list(range(len(inputs.captions[split])))) for split in ("train", "test")}
 
 
 def split_validation(clips: _Clips, n_val: int, seed: int) -> tuple[_Clips, _Clips]:
