@@ -40,6 +40,46 @@ def test_held_out_set_loads_and_the_parser_mostly_agrees():
     assert accuracy(parse_rules, cases)["exact_accuracy"] > 0.85
 
 
+# Forms added after the second fresh set was read (issue 17): idiomatic verbs, inversions stated by what
+# may go or stay, a whole recording without a part, "A but not B", and words after the sound that place it
+# in the file or the user's project rather than describe it.
+NEW_FORMS = [
+    ("Scrap the snoring.", "removal", "the snoring"),
+    ("Keep the harp and bin the rest.", "extraction", "the harp"),
+    ("save the bird song and throw away everything else", "extraction", "the bird song"),
+    ("All but the xylophone can go.", "extraction", "the xylophone"),
+    ("Everything but the metronome should stay.", "removal", "the metronome"),
+    ("Leave out nothing but the laugh track.", "removal", "the laugh track"),
+    ("I don't want anything except the rain.", "extraction", "the rain"),
+    ("Could you not remove anything except the gunshots?", "removal", "the gunshots"),
+    ("Can I get the track without the bass line?", "removal", "the bass line"),
+    ("Give me the guitar without the amp buzz.", "extraction", "the guitar"),
+    ("The vocals but not the backing vocals, please.", "extraction", "the vocals"),
+    ("Remove the clapping at the end of the clip.", "removal", "the clapping"),
+    ("Take out the crackling that ruined my wedding video.", "removal", "the crackling"),
+    ("Remove the beeping from the truck reversing, it drives me nuts.", "removal", "the beeping from the truck reversing"),
+    ("Label: keep | sound: a baby giggling", "extraction", "a baby giggling"),
+    ("Wind chimes - remove.", "removal", "wind chimes"),
+    ("Don't keep the crickets chirping, get rid of them.", "removal", "the crickets chirping"),
+    ("Don't remove the whale song, remove everything else.", "extraction", "the whale song"),
+    ("I need only the applause at the end", "extraction", "the applause at the end"),   # a bare "at the end" describes
+]
+
+
+@pytest.mark.parametrize("text,task,caption", NEW_FORMS, ids=[c[0][:40] for c in NEW_FORMS])
+def test_forms_read_from_the_second_fresh_set(text, task, caption):
+    from hsm_lib.text.instructions import rules_unsure
+
+    assert parse_rules(text) == Instruction(task, caption)
+    assert rules_unsure(text) is None
+
+
+@pytest.mark.parametrize("caption", ["chopping wood", "solo violin playing", "dump truck reversing"])
+def test_idiomatic_verbs_do_not_swallow_bare_descriptions(caption):
+    """Verbs whose -ing form or noun use names a sound are not read as task verbs there."""
+    assert parse_rules(caption).task == "extraction"
+
+
 def test_case_tables_reject_malformed_rows(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("# ok\nremove the dog\tremoval\n")

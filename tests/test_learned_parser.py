@@ -9,7 +9,7 @@ import torch
 from hsm_lib.text.instruction_generator import generate
 from hsm_lib.text.learned_parser import (FrozenEncoder, HybridParser, LearnedParser, ParserConfig, best_spans,
                                          normalise, strip_edges, word_bounds)
-from hsm_lib.text.instructions import InstructionError, rules_unsure
+from hsm_lib.text.instructions import Instruction, InstructionError, parse_rules, rules_unsure
 from hsm_lib.train.instruction_parser import encode_examples, train_parser
 
 
@@ -42,7 +42,10 @@ def test_spans_widen_to_whole_words_and_lose_edge_punctuation():
 def test_rules_unsure_flags_what_the_rules_misread():
     assert rules_unsure("remove the dog barking") is None
     assert rules_unsure("There's a lawnmower going the whole time. Can you get rid of it?") is not None
-    assert rules_unsure("just the song without the crowd noise") is not None
+    assert rules_unsure("The tapping from the radiator - can you make it disappear?") is not None
+    # a form the rules now read themselves: a whole recording without a part removes the part
+    assert rules_unsure("just the song without the crowd noise") is None
+    assert parse_rules("just the song without the crowd noise") == Instruction("removal", "the crowd noise")
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,13 @@ HELD_OUT = Path(__file__).with_name("instruction_cases_heldout.tsv")
 # rules' unsure test extended: since then a development set
 FRESH = Path(__file__).with_name("instruction_cases_fresh.tsv")
 # the second blind set, written after that change by an author who saw no parser, no generator and
-# no other set; scored by the pipeline, nothing tuned on it
+# no other set. Scored blind by the pipeline (hybrid 91.6 % task, 76.4 % caption); its misses were then
+# read and the rules and the generator extended: since then a development set
 FRESH2 = Path(__file__).with_name("instruction_cases_fresh2.tsv")
+# the third blind set (200 instructions, 100 per task), written before that change by an author who
+# read no parser, generator, set, test or report; kept out of the package until the change was made,
+# then scored once by the pipeline. Nothing is tuned on it
+FRESH3 = Path(__file__).with_name("instruction_cases_fresh3.tsv")
 
 
 def load_cases(path: str | Path = DEVELOPMENT) -> list[tuple[str, str, str]]:

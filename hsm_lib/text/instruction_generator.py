@@ -16,7 +16,14 @@ phrasings of both tasks:
 - "A without B": the whole recording without B removes B; a sound A without B keeps A;
 - a sentence about the sound, then the request ("X is way out of time. can you take it out?"),
   relative clauses about the recording rather than the sound ("the hum that ruins the whole
-  recording"), negated inversions ("I don't want anything except X") and task labels.
+  recording"), negated inversions ("I don't want anything except X") and task labels;
+- words after the sound that place it in the file or the user's project, or comment on it, and are
+  not part of its description ("at 0:45", "near the end", "from my podcast episode", ", it drives
+  me nuts"), beside post-modifiers that are ("on the tree", "in the field");
+- idiomatic verbs (scrap, bin, yank, nix, hang on to, zero in on), what happens to the rest in
+  another verb ("keep X and bin the rest"), inversions stated by what may go or stay ("all but X
+  can go"), "A but not B" and "A, no B" (A is kept), copulas and context sentences before the
+  request ("X is gorgeous. I want it by itself"), questions and goals ("can X be removed?").
 
 Every example records where its caption lies in the normalised instruction, so the parser can
 be trained to point at it. Nothing here reads the evaluation tables.
@@ -78,23 +85,50 @@ ADJECTIVES = ["loud", "quiet", "distant", "faint", "high-pitched", "low", "const
               "muffled", "repetitive", "little", "big", "old", "nearby", "steady", "rhythmic", "shrill", "metallic",
               "electronic", "acoustic", "female", "male", "young", "heavy", "light", "intermittent", "buzzy", "squeaky"]
 LOCATIONS = ["in the background", "in the distance", "nearby", "outside", "next door", "far away", "upstairs",
-             "behind the speaker", "at the start", "on the left", "across the street", "in the next room", "overhead"]
+             "behind the speaker", "underneath", "on the left", "across the street", "in the next room", "overhead"]
 DETERMINERS = ["the", "the", "the", "the", "a", "that", "this", "some", "all the", "those", "my", "our", "his", "her"]
 # post-modifiers that describe the sound (part of the caption), unlike FRAMES below (not part of it)
 MODIFIERS = ["on the phone", "from the fridge", "at night", "on the shore", "at the end", "by the window",
              "in the kitchen", "on the roof", "under the floor", "outside the window", "on a keyboard", "from the street",
-             "from the amplifier", "in the hallway", "at the beginning", "near the microphone", "through the wall",
+             "from the amplifier", "in the hallway", "on the tree", "in the field", "over the rocks", "around the hive",
+             "in the barn", "behind him", "behind her", "along with it", "in the back seat", "on spin cycle",
+             "from the subway", "from the radiator", "from the gpu", "on every word", "in the stairwell", "by the pool",
+             "on the tin roof", "against the window", "in the pipes", "on the gravel", "in the trees", "near the microphone", "through the wall",
              "with a deep voice", "that keeps honking", "that never stops", "which is really loud", "in the chorus",
              "during the solo", "on the radio", "from the neighbour's stereo", "coming from the engine", "by the river",
              "into the mic", "from the fluorescent lights", "after the goal", "coming from the amplifier",
              "between the two speakers", "in the corner", "on the left channel", "behind me", "from the next table",
              "at the back of the room", "under the vocals", "over the intercom", "during the speech"]
 # relative clauses about the recording or the user, not the sound: never part of the caption
+TIME_PHRASES = [" at 0:45", " at 1:12", " around 2:30", " near the end", " towards the end", " halfway through",
+                " at the start", " at the beginning", " right in the middle of the interview", " in the middle of the song",
+                " around the one minute mark", " around the two minute mark", " at the very start", " in the first half",
+                " in the second half of the meeting recording", " that starts around two minutes in", " 30 seconds in",
+                " at the end of the clip", " at the end of the recording", " during the intro", " in the last few seconds",
+                " that comes in halfway through", " that kicks in at 1:20", " which shows up near the end"]
+PROJECT_PHRASES = [" from my podcast episode", " from this video i shot yesterday", " that ruined my wedding video",
+                   " that got into my audiobook", " during my lecture recording", " in the final mix", " in the final version",
+                   " on this call", " in this beat", " outta this beat", " from the voicemail my dad left",
+                   " from the farm audio i recorded last spring", " in my vlog", " on my zoom call", " from our rehearsal take",
+                   " that i picked up this morning", " that you can hear in the first half", " in yesterday's session",
+                   " from my tutorial", " on the demo", " in this footage", " from my livestream"]
+COMMENTS = [", it drives me nuts", ", it's so annoying", ", which is barely audible in this clip, so i can use it in a film",
+            ", they're way too loud", ", it's ruining everything", ", which is super distracting", ", it keeps cutting in",
+            ", this is for a school project", ", so i can sample it", ", it's for my thesis"]
 NOT_DESCRIPTION = [" that ruins the whole recording", " i mentioned earlier", " that's driving me nuts", " which i hate",
                    " that keeps ruining my takes", " i told you about", " that bugs me", " that you can hear throughout",
                    " that makes it unlistenable"]
 OWNERS = ["the narrator", "the woman", "the man", "the singer", "the speaker", "my dad", "the kid", "the host",
-          "the guest", "the drummer", "the teacher", "my neighbour", "the child", "the announcer"]
+          "the guest", "the drummer", "the teacher", "my neighbour", "the child", "the announcer", "my neighbor",
+          "my husband", "my sister", "the referee", "the sportscaster", "my roommate", "the drummer", "the bassist"]
+# a source doing something to something: the object is part of the caption
+ACTIONS = ["my son playing the drums", "the printer spitting out pages", "the hail hitting the car",
+           "the woman humming along with the piano", "someone typing on a keyboard", "the kids splashing in the pool",
+           "a man chopping wood", "the dog scratching at the door", "the wind rattling the windows",
+           "the cat knocking things over", "the neighbour mowing the lawn", "a woman speaking french",
+           "the professor talking", "the bride and groom speaking", "a man reading the news", "the crowd chanting his name",
+           "the rain hitting the tent", "a kid bouncing a ball", "the waves hitting the rocks", "someone tapping a pen",
+           "my grandfather telling a story", "a guy sweeping the floor", "the chef chopping onions", "the band tuning up"]
 OWNED = ["voice", "snoring", "coughing", "laugh", "humming", "breathing", "whistling", "singing", "footsteps", "phone",
          "guitar", "dog", "voice on the phone", "microphone hiss"]
 
@@ -102,6 +136,8 @@ OWNED = ["voice", "snoring", "coughing", "laugh", "humming", "breathing", "whist
 def _everyday_caption(rng: random.Random) -> str:
     if rng.random() < 0.1:   # a possessive: "the narrator's voice"
         return f"{rng.choice(OWNERS)}'s {rng.choice(OWNED)}"
+    if rng.random() < 0.07:
+        return rng.choice(ACTIONS)
     noun, gerund = rng.choice(EVERYDAY)
     words = []
     if rng.random() < 0.35:
@@ -160,18 +196,27 @@ EXTRACT_VERBS = ["extract", "isolate", "separate", "separate out", "keep", "keep
                  "play only", "play me", "zoom in on", "dig out", "fish out", "lift out", "split out", "get me",
                  "save", "rescue", "salvage", "hold on to", "hang on to", "export", "bounce out", "strip everything but",
                  "keep nothing but", "filter everything except", "listen to", "hear", "enhance", "emphasize",
-                 "boost", "bring up", "turn up", "amplify", "spotlight", "feature", "listen only to"]
+                 "boost", "bring up", "turn up", "amplify", "spotlight", "feature", "listen only to", "spare only",
+                 "zero in on", "home in on", "tease out", "hold onto", "hang onto", "gimme", "gimme just", "need",
+                 "pluck out", "draw out", "carve out", "keep hold of", "protect", "want", "just want"]
 REMOVE_VERBS = ["remove", "get rid of", "mute", "filter out", "take out", "cut out", "cut", "suppress", "silence", "drop",
                 "erase", "delete", "eliminate", "kill", "block out", "strip out", "cancel out", "exclude", "discard", "lose",
                 "ditch", "zap", "scrub", "nuke", "clean up", "edit out", "knock out", "tune out", "turn off", "shut off",
                 "hide", "dampen", "reduce", "attenuate", "muffle", "wipe out", "clear out", "leave out", "omit",
                 "get out", "throw out", "chuck", "bin", "axe", "squash", "duck out", "turn down", "do away with",
-                "take away", "denoise", "purge", "subtract", "shush"]
+                "take away", "denoise", "purge", "subtract", "shush", "scrap", "yank", "nix", "banish", "weed out",
+                "shave off", "boot", "toss", "dump", "trash", "junk", "excise", "expunge", "hush", "quieten", "tone down",
+                "throw away", "let go of", "dispose of", "fix", "gate out", "notch out", "chop out", "snip out", "cull",
+                "scoop out", "scrub out", "get shot of", "can", "deep-six", "ice", "strip away", "peel off", "silence out"]
 OPENINGS = ["", "", "", "", "please ", "pls ", "could you ", "can you ", "can you please ", "would you ", "would you kindly ",
             "i'd like you to ", "i want you to ", "i need you to ", "help me ", "could you help me ", "hey, ", "hi! ",
             "ok so ", "yo ", "go ahead and ", "try to ", "is it possible to ", "any chance you could ", "i need to ",
-            "i'd love to ", "let's ", "kindly ", "quick one: ", "hey can you ", "would you mind helping me ", "so, "]
-CLOSINGS = ["", "", "", "", " please", ", please", " thanks", ", thank you", " thx", " asap", " for me", " if you can",
+            "i'd love to ", "let's ", "kindly ", "quick one: ", "hey can you ", "would you mind helping me ", "so, ",
+            "yo can u ", "can u ", "bruh ", "ngl ", "honestly ", "lowkey ", "for the love of god ",
+            "please for the love of god ", "would it be possible to ", "is there any way to ", "hi! could you please help me ",
+            "hello, could you ", "how do i ", "can't you just ", "any way to ", "i was wondering if you could "]
+CLOSINGS = ["", "", "", "", " im begging", " lol", ", thanks so much", ". thanks so much.", ", if that's doable",
+            " asap pls", ". thanks in advance!", " please", ", please", " thanks", ", thank you", " thx", " asap", " for me", " if you can",
             ", if possible", " right now", ". thanks!", ", cheers", " :)", ", would be great", " real quick"]
 WHOLE = ["the song", "the track", "the recording", "this clip", "the audio", "the video", "the mix", "the file",
          "this podcast", "my recording", "the whole thing", "everything", "the full mix", "this sample", "the tape",
@@ -185,7 +230,19 @@ FRAMINGS = ["", "", "", "", "", "", "the sound of ", "the noise of ", "the sound
             "the bit where ", "whatever is making ", "the audio of ", "the noises made by ", "the sounds of "]
 SENTENCES_BEFORE = ["", "", "", "", "", "i'm editing a video. ", "this is for my podcast. ", "quick question. ",
                     "i recorded this outside. ", "my neighbour's party ruined this take. ", "ugh. ",
-                    "here's a clip from yesterday. ", "working on a remix. ", "this is a field recording. "]
+                    "here's a clip from yesterday. ", "working on a remix. ", "this is a field recording. ",
+                    "we recorded our band in a garage. ", "i'm making a ringtone. ", "for my thesis, ",
+                    "in yesterday's field recording, ", "so annoying. ", "this voice memo is useless. ", "ugh, ", "bruh ",
+                    "ngl ", "fwiw ", "honestly ", "lowkey ", "working on a nature doc. ", "i'm transcribing a lecture. ",
+                    "i recorded my grandfather telling a story. ", "hi! ", "ok so "]
+
+
+def _not_the_sound(rng: random.Random, p: float = 0.25) -> str:
+    """Words after the sound that are not part of its description (``p`` of the time): where in the file
+    it is, the user's project, a comment, a clause about the user ("the hum i mentioned earlier")."""
+    if rng.random() >= p:
+        return ""
+    return rng.choice(rng.choice([TIME_PHRASES, PROJECT_PHRASES, COMMENTS, NOT_DESCRIPTION]))
 
 
 def _join(rng: random.Random, *parts: tuple[str, bool]) -> tuple[str, tuple[int, int]]:
@@ -211,14 +268,23 @@ REST_REMOVE = ["", "", "", ", keep the rest", " but keep everything else", " and
                ", keep everything else", " but keep {o}", ", and keep {o}", " but leave {o}", "; keep {o} though"]
 
 
+def _rest_clause(rng: random.Random, task: str, other: str) -> str:
+    """What happens to the rest: the opposite action on everything else ("..., bin the rest")."""
+    if rng.random() < 0.6:
+        return rng.choice(REST_EXTRACT if task == EXTRACTION else REST_REMOVE).replace("{o}", other)
+    verb = rng.choice(REMOVE_VERBS if task == EXTRACTION else ["keep", "leave", "preserve", "hold onto", "retain", "save"])
+    rest = rng.choice(["the rest", "everything else", "all the other sounds", "all else", "whatever else", "{o}"])
+    return rng.choice([" and ", ", ", "; ", " but ", ", then "]) + f"{verb} " + rest.replace("{o}", other)
+
+
 def _direct(rng, caption, task, other):
     verbs = EXTRACT_VERBS if task == EXTRACTION else REMOVE_VERBS
     verb = rng.choice(verbs)
     only = rng.choice(["", "", "", "only ", "just "]) if task == EXTRACTION else ""
-    rest = rng.choice(REST_EXTRACT if task == EXTRACTION else REST_REMOVE).replace("{o}", other)
-    not_description = rng.choice(NOT_DESCRIPTION) if rng.random() < 0.15 else ""
-    return [(rng.choice(OPENINGS) + only + verb + " ", False), *_framed(rng, caption),
-            (not_description + rng.choice(FRAMES) + rest, False)]
+    rest = _rest_clause(rng, task, other)
+    before = rng.choice(SENTENCES_BEFORE) if rng.random() < 0.15 else ""
+    return [(before + rng.choice(OPENINGS) + only + verb + " ", False), *_framed(rng, caption),
+            (_not_the_sound(rng, 0.3) + rng.choice(FRAMES) + rest, False)]
 
 
 def _particle(rng, caption, task):
@@ -265,20 +331,40 @@ def _pronoun(rng, caption, task):
                         "{c}{f} keeps interrupting. ", "{c}{f} is all over it. ", "i love {c}{f}. ",
                         "so there's {c}{f} — ", "see {c}{f}? ", "{c}{f}: ", "notice {c}{f}? ", "{c}{f} is really loud. ",
                         "there's {c}{f}, ", "about {c}{f}: ", "{c}{f} drowns out the dialogue. ",
-                        "listen to {c}{f}. ", "{c}{f}... "])
-    ref = rng.choice(["it", "that", "them", "this", "that sound", "that noise", "it"])
+                        "listen to {c}{f}. ", "{c}{f}... ", "{c}{f} is gorgeous. ", "{c}{f} is super loud on this call. ",
+                        "{c}{f} slaps, ", "{c}{f} sounds amazing, ", "{c}{f} is so distracting, ", "{c}{f} is insane, ",
+                        "{c}{f} ruined the take. ", "{c}{f} is in the background of my podcast. ", "{c} comes in halfway through. ",
+                        "someone keeps opening {c}. ", "someone keeps slamming {c}. ", "{o} is fine, but {c}{f} keeps showing up. ",
+                        "i recorded {o}, but there's {c}{f}. ", "somewhere in this clip there's {c}. ",
+                        "why is there still {c}{f} in here? ", "{c}{f}... yeah, that. ", "{c}. ", "{c}? ",
+                        "my recording has {c}{f} all over it. ", "i love {c}{f}. ", "the {c} part is great. ",
+                        "{c}{f} is what i'm after. ", "{c}{f} is the one i want. ", "{c}{f} drowns out my voice memo, ",
+                        "{c}{f} is all over every take. ", "there was {c}{f}. "])
+    ref = rng.choice(["it", "that", "them", "this", "that sound", "that noise", "it", "him", "her", "it"])
     if task == EXTRACTION:
         act = rng.choice(["can you isolate {r}?", "keep {r} and drop the rest", "i want only {r}", "extract {r}",
                           "pull {r} out for me", "can i have just {r}", "keep only {r}", "separate {r} please",
                           "give me {r} alone", "solo {r}", "that's all i want to hear", "just {r}, nothing else",
-                          "get rid of everything except {r}", "mute everything but {r}", "please keep {r}"])
+                          "get rid of everything except {r}", "mute everything but {r}", "please keep {r}",
+                          "i want {r} by itself", "i want a clip of just {r}", "that's the only thing i want to keep",
+                          "that's all i want", "just {r}, please", "keep {r} and mute everything else",
+                          "pull {r} out onto its own track", "that's the only thing i'm interested in hearing",
+                          "could you keep only {r}?", "isolate {r} for me", "i need {r} alone", "can i get just {r}",
+                          "keep {r} and lose everything else", "keep {r}, bin the rest", "hang on to {r} and let go of the rest",
+                          "i want to hear only {r}", "could you give me just {r}?"])
     else:
         act = rng.choice(["remove {r}", "please get rid of {r}", "can you take {r} out?", "kill {r}", "lose {r}",
                           "mute {r}", "i want {r} gone", "make {r} go away", "cut {r}", "ditch {r}, keep the rest",
                           "filter {r} out", "can you remove {r}?", "erase {r} please", "zap {r}",
-                          "keep everything except {r}", "i don't want {r}"])
+                          "keep everything except {r}", "i don't want {r}", "i don't want {r} in the final mix",
+                          "make {r} not be there", "any way to nix {r}?", "gone, please", "can u get rid of {r}",
+                          "is it possible to remove {r}?", "help me get {r} out of there", "remove {r}, please",
+                          "i want {r} gone", "please take {r} out", "cut {r} out", "get {r} out", "make {r} stop please",
+                          "can you make {r} disappear?", "nuke {r}", "please do something about {r}", "i'd like {r} removed"])
+    intro = intro.replace("{o}", random_caption(rng, allow_pair=False))
     intro_pre, intro_post = intro.split("{c}")
-    frame = rng.choice(["", "", "", " in the background", " in this clip", " in the recording"]) if "{f}" in intro_post else ""
+    frame = (rng.choice(["", "", "", " in the background", " in this clip", " in the recording"]) + _not_the_sound(rng, 0.3)
+             if "{f}" in intro_post else "")
     return [(rng.choice(SENTENCES_BEFORE) + intro_pre, False), (caption, True),
             (intro_post.replace("{f}", frame) + act.replace("{r}", ref), False)]
 
@@ -375,14 +461,27 @@ def _negated_inversion(rng, caption, task, other):
                         "no other sounds but {c}", "drop all but {c}", "mute all but {c}", "anything other than {c} can go",
                         "everything that isn't {c} can go", "get rid of anything that's not {c}",
                         "{c} without anything else", "{c} without {o}", "just {c}, not {o}", "{c} but not {o}",
-                        "can i hear what {c} is doing, without anything else?", "keep {c}, not {o}"])
+                        "can i hear what {c} is doing, without anything else?", "keep {c}, not {o}",
+                        "all but {c} can go", "everything but {c} can go", "i want nothing left but {c}",
+                        "don't leave anything in except {c}", "keep nothing except {c}", "not {o}, just {c}", "{c}, not {o}",
+                        "{c}, no {o}", "only {c}, no {o}", "i'd like {c} but not {o}", "i want {c} but not {o}",
+                        "the only thing worth keeping is {c}", "{c} and nothing else", "let {c} through and block the rest",
+                        "save {c} and throw away everything else", "hold on to {c}, toss the rest",
+                        "it isn't {o} i'm after, it's {c}", "give me {c} without {o}", "{c} without the {o}"])
     else:
         s = rng.choice(["leave everything else alone but take out {c}", "don't touch anything except {c}, which should go",
                         "i don't want to lose {o}, just {c}", "don't get rid of {o}; remove {c} instead",
                         "keep {o}, lose {c}", "everything can stay except {c}", "all but {c} can stay",
                         "keep it all apart from {c}", "the {w} minus {c}", "a version of the {w} without {c}",
                         "make me a version of the {w} without {c}", "not {o} — {c} is what has to go",
-                        "task: remove. target: {c}", "action: delete / sound: {c}"])
+                        "task: remove. target: {c}", "action: delete / sound: {c}", "everything but {c} should stay",
+                        "everything except {c} can stay", "leave out nothing but {c}", "could you not remove anything except {c}",
+                        "don't remove anything except {c}", "it's not {o} i want gone, it's {c}", "i'm fine with {o}, just not {c}",
+                        "what i don't want is {c}", "{c} shouldn't be there", "no {c} in the final version",
+                        "play the {w} back without {c}", "leave the {w} as is but without {c}",
+                        "keep the {w} the same but without {c}", "can i get the {w} without {c}?", "give me the {w} without {c}",
+                        "everything in the {w} without {c}", "the whole {w} minus {c}", "the {w}'s audio without {c}",
+                        "i want the {w} without {c}"])
     w = rng.choice(["song", "track", "podcast", "clip", "recording", "video"])
     pre, post = s.split("{c}", 1)
     return [(rng.choice(OPENINGS[:8]) + pre.replace("{o}", other).replace("{w}", w), False), (caption, True),
@@ -392,7 +491,10 @@ def _negated_inversion(rng, caption, task, other):
 def _task_label(rng, caption, task):
     t = rng.choice(["extract", "keep", "isolate", "extraction"]) if task == EXTRACTION else \
         rng.choice(["remove", "delete", "removal", "mute"])
-    lead = rng.choice(["task: {t}. target: ", "task = {t}, sound = ", "[{t}] ", "{t} -> ", "mode: {t}; what: "])
+    if rng.random() < 0.3:   # the caption first: "wind chimes - remove"
+        return [("", False), (caption, True), (rng.choice([" - ", " -> ", ": ", " => ", " | "]) + t, False)]
+    lead = rng.choice(["task: {t}. target: ", "task = {t}, sound = ", "[{t}] ", "{t} -> ", "mode: {t}; what: ",
+                       "label: {t} | sound: ", "action = {t}; source = ", "{t} => "])
     return [(lead.replace("{t}", t), False), (caption, True)]
 
 
@@ -406,11 +508,31 @@ def _question_alone(rng, caption, task):
     return [(lead, False), (caption, True), (tail, False)]
 
 
+def _idiom(rng, caption, task):
+    """Questions about the sound, reductions, and goals ("can X be removed?", "strip it down to just X")."""
+    if task == EXTRACTION:
+        s = rng.choice(["can {c} be isolated?", "could {c} be extracted?", "strip the track down to just {c}",
+                        "reduce it to only {c}", "make {c} the only sound", "make it so only {c} is audible",
+                        "i only want {c} left", "i'm trying to isolate {c}", "my goal is to extract {c}",
+                        "separate {c} from the music", "isolate {c} from the background noise",
+                        "i'm looking to pull out {c}", "would you be able to isolate {c}?", "{c} needs to be isolated",
+                        "{c} should be the only thing left", "i'm hoping to keep just {c}"])
+    else:
+        s = rng.choice(["can {c} be removed?", "could {c} be taken out?", "make it so i can't hear {c}",
+                        "i'm trying to remove {c}", "my goal is to get rid of {c}", "don't leave {c} in",
+                        "shut up {c}", "switch off {c}", "dial down {c}", "would you be able to remove {c}?",
+                        "i'm looking to cut {c}", "{c} needs to be removed", "{c}, begone", "turn {c} off",
+                        "get {c} out of here", "i'm hoping to lose {c}"])
+    pre, post = s.split("{c}", 1)
+    return [(rng.choice(OPENINGS[:8]) + pre, False), (caption, True), (_not_the_sound(rng, 0.2) + post, False)]
+
+
 FORMS = {  # name -> (weight, builder); builders taking `other` get a second caption
     "direct": (6, _direct), "particle": (1, _particle), "wish": (3, _wish), "passive": (2, _passive),
     "pronoun": (4, _pronoun), "inversion": (2, _inversion), "negation": (1.5, _negation), "without": (2, _without),
     "question": (1, _question), "label": (0.7, _label), "bare": (1, _bare), "statement": (2.5, _statement),
     "negated_inversion": (2, _negated_inversion), "task_label": (0.5, _task_label), "question_alone": (0.7, _question_alone),
+    "idiom": (1.5, _idiom),
 }
 NEEDS_OTHER = {"negation", "without", "direct", "negated_inversion"}
 
@@ -428,7 +550,7 @@ def _surface(rng: random.Random, text: str) -> str:
 
 def generate(n: int, seed: int = 0) -> list[GeneratedInstruction]:
     """``n`` examples, deterministic in ``seed``, both tasks equally often."""
-    from hsm_lib.text.learned_parser import normalise
+    from hsm_lib.text.instructions import normalise
 
     rng = random.Random(seed)
     names = list(FORMS)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from hsm_lib.models.config import ModelConfig
+from hsm_lib.text.instructions import normalise
 
 if TYPE_CHECKING:
     from hsm_lib.text.instructions import Instruction
@@ -39,13 +40,6 @@ KIND = "instruction_parser"
 FOLDER = "instruction_parser"   # its folder beside the separator's models (data/<profile>/models/instruction_parser)
 TASKS = ("extraction", "removal")
 _EDGE_PUNCT = re.compile(r"^[\s\"'`(\[,.;:!?…—–-]+|[\s\"'`)\],.;:!?…—–-]+$")
-
-
-def normalise(text: str) -> str:
-    """Lower case, straight quotes, single spaces (lengths of words are kept, so a span found in
-    the normalised text is the instruction's own words)."""
-    s = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return re.sub(r"\s+", " ", s).strip().lower()
 
 
 def strip_edges(caption: str) -> str:
@@ -273,7 +267,7 @@ class HybridParser:
 
         traced = [parse_rules_traced(t) for t in texts]   # also the validation: empty, not text, names no sound
         rules = [r for r, _ in traced]
-        why = [rules_unsure(t) for t in texts]
+        why = [rules_unsure(t, tr) for t, tr in zip(texts, traced)]
         unsure = [i for i, w in enumerate(why) if w is not None]
         learned = dict(zip(unsure, self.learned.parse_many([texts[i] for i in unsure]))) if unsure else {}
         out = []
@@ -282,7 +276,8 @@ class HybridParser:
                 out.append(Decision(r, "rules", "the rules matched cleanly", r))
             elif learned[i].caption in ("", "it", "this", "that", "them", "something", "everything"):
                 out.append(Decision(r, "rules", f"rules unsure ({w}), but the learned caption names nothing", r, learned[i]))
-            elif traced[i][1] is None and token_f1(learned[i].caption, r.caption) >= BARE_AGREEMENT:
+            elif (traced[i][1] is None and w.startswith("no rule matched:")
+                  and token_f1(learned[i].caption, r.caption) >= BARE_AGREEMENT):
                 # both read the whole instruction as the sound: a bare description, which asks to extract it
                 out.append(Decision(r, "rules", "a bare description (the learned parser's caption agrees)", r, learned[i]))
             else:
