@@ -121,6 +121,9 @@ NOT_DESCRIPTION = [" that ruins the whole recording", " i mentioned earlier", " 
 OWNERS = ["the narrator", "the woman", "the man", "the singer", "the speaker", "my dad", "the kid", "the host",
           "the guest", "the drummer", "the teacher", "my neighbour", "the child", "the announcer", "my neighbor",
           "my husband", "my sister", "the referee", "the sportscaster", "my roommate", "the drummer", "the bassist"]
+SOUND_NOUNS = ["whine", "rattle", "hum", "gentle hum", "drone", "droning", "buzz", "hiss", "roar", "rumble", "clatter",
+               "clanging", "ticking", "beeping", "squeal", "screech", "patter", "crackle", "thump", "tapping", "creak",
+               "whir", "howl", "chime", "clicking", "squeak", "whistle", "thud", "jingle", "groan"]
 # a source doing something to something: the object is part of the caption
 ACTIONS = ["my son playing the drums", "the printer spitting out pages", "the hail hitting the car",
            "the woman humming along with the piano", "someone typing on a keyboard", "the kids splashing in the pool",
@@ -138,6 +141,11 @@ def _everyday_caption(rng: random.Random) -> str:
         return f"{rng.choice(OWNERS)}'s {rng.choice(OWNED)}"
     if rng.random() < 0.07:
         return rng.choice(ACTIONS)
+    if rng.random() < 0.1:   # "the high-pitched whine of the dentist's drill": the sound of a source, all of it the caption
+        noun, _ = rng.choice(EVERYDAY)
+        adjective = rng.choice(ADJECTIVES) + " " if rng.random() < 0.4 else ""
+        det = rng.choice(["the", "the", "a", "that", "this", "my"])
+        return f"{rng.choice(['the', 'the', 'that', 'this'])} {adjective}{rng.choice(SOUND_NOUNS)} of {det} {noun}"
     noun, gerund = rng.choice(EVERYDAY)
     words = []
     if rng.random() < 0.35:
@@ -261,9 +269,9 @@ def _framed(rng: random.Random, caption: str, allow_framing: bool = True) -> lis
     return [(framing, False), (caption, True)]
 
 
+# ("keep A but remove B" is the removal of B: the rest of the recording stays; see _negated_inversion)
 REST_EXTRACT = ["", "", "", ", drop everything else", " and drop the rest", " and mute everything else", ", lose the rest",
-                " and get rid of the rest", ", nothing else", " and nothing else", ", remove all other sounds",
-                " but remove {o}", ", and mute {o}", " but get rid of {o}", "; drop {o}"]
+                " and get rid of the rest", ", nothing else", " and nothing else", ", remove all other sounds"]
 REST_REMOVE = ["", "", "", ", keep the rest", " but keep everything else", " and keep the rest", ", leave the rest",
                ", keep everything else", " but keep {o}", ", and keep {o}", " but leave {o}", "; keep {o} though"]
 
@@ -273,7 +281,8 @@ def _rest_clause(rng: random.Random, task: str, other: str) -> str:
     if rng.random() < 0.6:
         return rng.choice(REST_EXTRACT if task == EXTRACTION else REST_REMOVE).replace("{o}", other)
     verb = rng.choice(REMOVE_VERBS if task == EXTRACTION else ["keep", "leave", "preserve", "hold onto", "retain", "save"])
-    rest = rng.choice(["the rest", "everything else", "all the other sounds", "all else", "whatever else", "{o}"])
+    rest = rng.choice(["the rest", "everything else", "all the other sounds", "all else", "whatever else"]
+                      + (["{o}"] if task == REMOVAL else []))
     return rng.choice([" and ", ", ", "; ", " but ", ", then "]) + f"{verb} " + rest.replace("{o}", other)
 
 
@@ -339,7 +348,8 @@ def _pronoun(rng, caption, task):
                         "why is there still {c}{f} in here? ", "{c}{f}... yeah, that. ", "{c}. ", "{c}? ",
                         "my recording has {c}{f} all over it. ", "i love {c}{f}. ", "the {c} part is great. ",
                         "{c}{f} is what i'm after. ", "{c}{f} is the one i want. ", "{c}{f} drowns out my voice memo, ",
-                        "{c}{f} is all over every take. ", "there was {c}{f}. "])
+                        "{c}{f} is all over every take. ", "there was {c}{f}. ", "{c}{f} is faint but it's there. ",
+                        "{o} got mixed with {c}{f}. ", "{c}{f} flew over during my wedding vows. "])
     ref = rng.choice(["it", "that", "them", "this", "that sound", "that noise", "it", "him", "her", "it"])
     if task == EXTRACTION:
         act = rng.choice(["can you isolate {r}?", "keep {r} and drop the rest", "i want only {r}", "extract {r}",
@@ -471,7 +481,9 @@ def _negated_inversion(rng, caption, task, other):
     else:
         s = rng.choice(["leave everything else alone but take out {c}", "don't touch anything except {c}, which should go",
                         "i don't want to lose {o}, just {c}", "don't get rid of {o}; remove {c} instead",
-                        "keep {o}, lose {c}", "everything can stay except {c}", "all but {c} can stay",
+                        "keep {o}, lose {c}", "keep {o} but get rid of {c}", "keep {o}, but remove {c}",
+                        "preserve {o} and mute {c}", "leave {o} alone but take out {c}", "{o} stays, {c} goes",
+                        "{c} goes, {o} stays", "everything can stay except {c}", "all but {c} can stay",
                         "keep it all apart from {c}", "the {w} minus {c}", "a version of the {w} without {c}",
                         "make me a version of the {w} without {c}", "not {o} — {c} is what has to go",
                         "task: remove. target: {c}", "action: delete / sound: {c}", "everything but {c} should stay",

@@ -50,7 +50,7 @@ _EXTRACT_VERBS = sorted([
     "rescue", "salvage", "retain", "spare only", "hold on to", "hold onto", "hang on to", "hang onto", "zero in on",
     "home in on", "tease out", "fish out", "dig out", "lift out", "draw out", "spotlight", "need", "want",
     "gimme", "gimme only", "gimme just", "boost", "pluck out", "keep hold of", "carve out", "amplify", "bring up",
-    "turn up", "listen only to", "solo out", "play me", "leave me with",
+    "turn up", "listen only to", "solo out", "play me", "leave me with", "hand me", "hand me only", "hand me just",
 ], key=len, reverse=True)
 _REMOVE_VERBS = sorted([
     "remove", "get rid of", "mute", "filter out", "filter", "take out", "take away", "cut out", "cut",
@@ -61,13 +61,14 @@ _REMOVE_VERBS = sorted([
     "weed out", "shave off", "boot", "toss", "scrub out", "scrub", "nuke", "trash", "junk", "excise",
     "expunge", "purge", "zap", "hush", "shush", "quieten", "tone down", "turn down", "dampen", "muffle",
     "squash", "chuck", "throw out", "throw away", "do away with", "shut off", "tune out", "wipe", "dispose of",
-    "let go of", "bin", "fix", "gate out", "silence out", "hide", "shut up", "switch off", "dial down", "notch out", "chop out", "snip out", "clip out", "cull",
+    "let go of", "bin", "fix", "gate out", "silence out", "hide", "shut up", "switch off", "dial down",
+    "eradicate", "obliterate", "annihilate", "exterminate", "evict", "kick out", "oust", "expel", "wash out", "notch out", "chop out", "snip out", "clip out", "cull",
 ], key=len, reverse=True)
 # verbs whose -ing form also names a sound ("chopping wood", "scrubbing a pan"): no gerund
 _NO_GERUND = {"scrap", "yank", "nix", "axe", "banish", "boot", "toss", "dump", "scrub out", "scrub", "nuke", "trash",
               "junk", "zap", "hush", "shush", "squash", "chuck", "wipe", "bin", "fix", "chop out",
               "snip out", "clip out", "cull", "save", "rescue", "salvage", "need", "want", "spotlight", "gimme",
-              "gimme only", "gimme just", "throw out", "throw away", "excise", "expunge", "purge", "quieten",
+              "gimme only", "gimme just", "hand me", "hand me only", "hand me just", "evict", "oust", "expel", "throw out", "throw away", "excise", "expunge", "purge", "quieten",
               "dampen", "muffle", "tone down", "turn down", "dispose of", "let go of", "gate out", "notch out"}
 _EVERYTHING = (r"(?:everything(?: else)?(?: in the mix)?|all of (?:it|the (?:other )?(?:sounds?|audio|noises?)|every other sound|"
                r"all the other sounds)|it all|all(?: (?:the )?(?:other )?(?:sounds?|audio|noises?|noise))?|anything|"
@@ -89,6 +90,7 @@ _OPENINGS = [
     r"quick (?:one|question|request|favou?r)", r"how (?:do|can|would|could) (?:i|we)", r"can'?t you", r"won'?t you",
     r"asap", r"real quick", r"(?:i'?m|i am) (?:trying|hoping|looking|wanting|planning) to", r"(?:my|the) goal is to",
     r"the idea is to", r"i'?d be grateful if you could", r"(?:would|could) you be able to", r"are you able to",
+    r"be able to", r"(?:i )?wanna", r"(?:i'?m )?gonna", r"i'?d like to be able to",
     r"isn'?t there (?:a|any) way to", r"is there (?:a|any) way (?:i|we) (?:can|could)",
 ]
 _OPENING_RE = re.compile(r"^(?:" + "|".join(_OPENINGS) + r")\b[\s,!.:;]*")
@@ -109,7 +111,7 @@ _TRAIL_FRAMING = re.compile(
     r"|if that'?s (?:possible|doable|ok(?:ay)?)|right now|now|asap|real quick|entirely|completely|im begging|lol|ty|thx|instead"
     r"|(?:and|,)? ?(?:drop|remove|discard|mute|lose|get rid of|filter out|cut|suppress|silence) (?:everything|all) (?:else|the rest|other sounds)"
     r"|(?:and|,)? ?(?:keep|leave|preserve) (?:the rest|everything else|all else|the others?|the other sounds)"
-    r"|(?:and|,)? ?(?:nothing|no) else(?: with (?:it|them))?|only|alone|by itself|by themselves|on (?:its|their) own|in isolation"
+    r"|(?:and|,)? ?(?:nothing|no) else(?: with (?:it|them))?|only|(?:all )?alone|(?:all )?by itself|(?:all )?by themselves|(?:all )?on (?:its|their) own|in isolation"
     r"|(?:and|,)? ?(?:everything|all) else (?:can|should|must|may) go|(?:and|,)? ?the rest (?:can|should|must|may) go"
     r"|(?:and|,)? ?no other sounds?|onto (?:its|their|a) own track|as (?:a|its own) (?:stem|track|file)"
     r"))+$")
@@ -178,6 +180,8 @@ _LABEL_WHAT = r"(?:sound|source|target|what|caption|object|query|audio|item|desc
 
 # (pattern, task): the first to match wins; group "c" is the description.
 _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
+    (r"^(?:what does|how does|what would|how would) (?P<c>.+?) sound(?: like)?(?: alone| by itself| isolated| solo"
+     r"| on (?:its|their) own| with nothing else| without everything else| without anything else)?$", "extraction"),
     # inversions stated by what may go or stay ("all but X can go" keeps X)
     (rf"^(?:{_EVERYTHING}|anything)(?: else)?,? {_EXCEPT} (?P<c>.+?),? {_MODAL} {_GO}$", "extraction"),
     (rf"^(?:{_EVERYTHING}|anything)(?: else)?,? {_EXCEPT} (?P<c>.+?),? {_MODAL} {_STAY}$", "removal"),
@@ -197,7 +201,7 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
     (rf"^not (?:{_SOUND_DET} )?[^,;.]+?[,;.] (?:just|only|but|i want|give me|keep) (?P<c>.+)$", "extraction"),
     # a whole recording without a part: the part goes ("the song without the drums")
     (rf"^(?:give me |play me |play |keep |leave |make me |make |can i get |can i have |could i have |let me hear |i want |"
-     rf"i need |i'd like |just |can you give me |could you give me )?(?:a version of |a copy of |an edit of )?"
+     rf"i need |i'd like |just |can you give me |could you give me |i'?d prefer |i would prefer |i prefer )?(?:a version of |a copy of |an edit of )?"
      rf"(?:everything(?: in (?:the|this) \w+)?|{_WHOLE})(?: back| as is| as it is| the same| intact)?,? (?:but )?"
      rf"(?:without|minus|with no|sans|free of|stripped of|less) (?P<c>.+)$", "removal"),
     # labels: "Action = extract; source = X", "X -> remove"
@@ -216,7 +220,7 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
      r"(?:it'?s|but) (?P<c>.+)$", "removal"),
     (r"^it(?:'s not| is not| isn'?t) .+? (?:i'?m|i am|we'?re) after[,;—–]+ (?:it'?s|but) (?P<c>.+)$", "extraction"),
     (rf"^.+? by (?:{_REMOVE}) (?P<c>.+)$", "removal"),
-    (r"^i(?:'m| am)? (?:only|just|really only|mostly) (?:after|interested in|care about|want to hear|need to hear|"
+    (r"^i(?:'m| am)? (?:only |just |really only |mostly |really )?(?:after|interested in|care about|want to hear|need to hear|"
      r"want to keep|wanna hear|want|need) (?P<c>.+)$", "extraction"),
     (r"^(?:all|the only thing|the one thing) (?:i|we) (?:want|need|care about|'m after|am after|'re after)(?: to hear| to keep)?"
      r" (?:is|are) (?P<c>.+)$", "extraction"),
@@ -230,6 +234,14 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
      r"audible|left)$", "extraction"),
     (r"^make it so (?:i|we|you|nobody|no one) (?:can'?t|cannot|can not|won'?t|don'?t) hear (?P<c>.+)$", "removal"),
     (r"^make (?P<c>.+?) the only (?:thing|sound)(?: (?:left|remaining|i hear|you hear))?$", "extraction"),
+    (r"^[^,;.]+? (?:stays|can stay|remains|should stay|is fine)[,;.]? (?:but |and )?(?P<c>.+?) (?:goes|has to go|must go|can go|"
+     r"is out|should go|needs to go)$", "removal"),
+    (r"^(?P<c>[^,;.]+?) (?:goes|has to go|must go|can go|is out|should go|needs to go)[,;.]? (?:but |and )?.+? (?:stays|can stay|"
+     r"remains|should stay|is fine)$", "removal"),
+    # "keep A, but lose B": the explicit removal of B (the rest of the recording, A included, stays)
+    (rf"^(?:keep hold of|hold on to|hang on to|hold onto|hang onto|keep|leave|preserve|retain|save) (?!only\b|just\b)[^,;]+?"
+     rf"(?:,? but|,? and|[,;]) (?:please )?(?:just )?(?:{_REMOVE}) (?!(?:out |off |away )?(?:{_EVERYTHING}|it|them)$)(?P<c>.+)$",
+     "removal"),
     # a stem or version of only the sound
     (r"^(?:make|give|bounce|export|render|create|produce|pull)(?: me)? (?:a|an) (?:separate |isolated |clean )?"
      r"(?:stem|track|version|file|clip|copy|export|recording|sample|loop) (?:of|with) (?:only |just )?(?P<c>.+)$", "extraction"),
@@ -266,8 +278,6 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
     (rf"^(?:{_ONLY} )?(?:{_REMOVE})(?: {_ONLY})? (?P<c>.+)$", "removal"),
     (rf"^(?:{_ONLY} )?(?:{_EXTRACT})(?: {_ONLY})? (?P<c>.+)$", "extraction"),
     (rf"^(?:{_ONLY}) (?P<c>.+)$", "extraction"),
-    (r"^(?:what does|how does|what would|how would) (?P<c>.+?) sound(?: like)?(?: alone| by itself| isolated| solo"
-     r"| on (?:its|their) own| with nothing else| without everything else| without anything else)?$", "extraction"),
 ]]
 # a second clause that starts over with another verb ("keep the piano but remove the drums")
 _SECOND_CLAUSE = re.compile(rf"(?:(?:,? (?:but|and then|then|and also|also|while you'?re at it)|[;,]) (?:please )?"
@@ -292,6 +302,10 @@ _NOT_THE_SOUND = re.compile(
     r"|(?:that |which )?(?:starts|started|comes in|came in|kicks in|begins|appears|shows up|pops up)\b"
     r"|(?:from|in|on|during|out of|outta|off|into|throughout|for|across) (?:my|this|our|your|the|that|his|her|their|"
     r"yesterday's|today's|last night's|tonight's|the whole|this whole|my whole) (?:[\w'-]+ ){0,2}" + _PROJECT_NOUNS + r"\b"
+    r"|(?:for|from|on|during) (?:my|our) (?:[\w'-]+ ){0,3}(?:trip|channel|rip|vacation|holiday|wedding|party|class|course|"
+    r"thesis|project|library|collection|album|ep|single|shoot|game|app|website|presentation|assignment)s?\b"
+    r"|(?:from|in|on) (?:this|that|the|my|our) (?:old |new )?(?:vinyl )?rip\b"
+    r"|through(?:out)? (?:the|this|my) (?:whole |entire )?(?:recording|clip|track|song|video|file|podcast|thing)\b"
     r"|(?:that |which |who )?(?:i|we|you|my \w+)(?:'ve|'d)? (?:\w+ )?(?:picked up|recorded|shot|made|took|captured|"
     r"filmed|left|sent|mentioned|told you about|got|can hear|can still hear|hear|heard|hate|love|want|need|cannot|"
     r"can't|keep hearing)\b"
@@ -368,6 +382,34 @@ def parse_rules(text: str) -> Instruction:
     return parse_rules_traced(text)[0]
 
 
+_SENTENCE_BREAK = re.compile(r"\w[.?!]+\s+\w")
+# a caption that only points at a sound named elsewhere ("them out", "that sound", "it removed")
+_REFERENCE = re.compile(r"^(?:it|them|him|her|this|that|these|those|the sound|the noise|this one|that one)"
+                        r"(?: (?:sound|noise|one|part|bit|thing|stuff))?"
+                        r"(?: (?:out|removed|gone|off|away|isolated|alone|too|please|again|instead|for me))*$")
+
+
+def _one_sure_sentence(text: str) -> tuple[Instruction, int] | None:
+    """In a message of several sentences, the one sentence the rules read surely with a rule, when
+    no other sentence holds a task word ("Can the snoring be removed? My husband snores all night.");
+    None otherwise (the pronoun forms, "There's a hum. Kill it.", are the learned parser's)."""
+    sentences = [x for x in re.split(r"(?<=[.?!])\s+", _normalise(text)) if x.strip()]
+    sure, others = [], []
+    for sentence in sentences:
+        try:
+            traced = parse_rules_traced(sentence)
+        except InstructionError:
+            others.append(sentence)
+            continue
+        if traced[1] is not None and rules_unsure(sentence, traced) is None and not _REFERENCE.match(traced[0].caption):
+            sure.append(traced)
+        else:
+            others.append(sentence)
+    if len(sure) != 1 or any(_TASK_WORD.search(_strip_openings(o)) for o in others):
+        return None
+    return sure[0][0], sure[0][1]
+
+
 def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
     """:func:`parse_rules`, and the index in ``_RULES`` of the rule that matched (None: no rule
     matched, the whole instruction was read as a description of the sound)."""
@@ -378,6 +420,10 @@ def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
         raise InstructionError("the instruction is empty")
     if _BARE_VERB.match(s):
         raise InstructionError(f"the instruction names no sound: {text!r}")
+    if _SENTENCE_BREAK.search(s):
+        one = _one_sure_sentence(text)
+        if one is not None:
+            return one
     pronoun = None   # a rule whose caption is only a pronoun; a later rule may read the sentence better
     for index, (pattern, task) in enumerate(_RULES):
         m = pattern.match(s)
@@ -430,8 +476,10 @@ def rules_unsure(text: str, traced: tuple[Instruction, int | None] | None = None
         return "no rule matched, yet it holds a task word"
     if rule is None:
         return "no rule matched: a bare description, or a form the rules do not know"
-    if re.search(r"\w[.?!]+\s+\w", s):
-        return "more than one sentence"
+    if _SENTENCE_BREAK.search(s):
+        return None if _one_sure_sentence(text) is not None else "more than one sentence"
+    if _REFERENCE.match(parsed.caption):
+        return f"the caption {parsed.caption!r} points at a sound named elsewhere"
     m = _UNSURE_IN_CAPTION.search(parsed.caption) or _CLAUSE_IN_CAPTION.search(parsed.caption)
     if m:
         return f"the caption holds {m.group(0)!r}"
