@@ -6,8 +6,8 @@ parser's head on the frozen MiniLM (:mod:`hsm_lib.train.instruction_parser`), sa
 beside the other models), and scores the rules, the learned parser and the hybrid on:
 
 - the third fresh held-out set, written blind for issue 17 before the last change, never tuned on;
-- the second and first fresh sets (blind when first scored; their misses then shaped the rules and the
-  generator: development sets);
+- the fourth, second and first fresh sets (the second and first blind when first scored, the fourth
+  read at once; their misses then shaped the rules and the generator: development sets);
 - the first held-out set (written without reading the rules);
 - the development set (the rules were tuned on it);
 - generated instructions from a seed the training never used (the generator's own forms);
@@ -25,7 +25,7 @@ from hsm_lib.config import check_keys, profile_section
 from hsm_lib.data.triplets import TripletSet
 from hsm_lib.eval.parser_eval import SetScore, score_many, score_parser, write_parser_table
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
-from hsm_lib.text.instruction_cases import DEVELOPMENT, FRESH, FRESH2, FRESH3, HELD_OUT, load_cases
+from hsm_lib.text.instruction_cases import DEVELOPMENT, FRESH, FRESH2, FRESH3, FRESH4, HELD_OUT, load_cases
 from hsm_lib.text.instruction_generator import generate
 from hsm_lib.text.learned_parser import FrozenEncoder, HybridParser, LearnedParser, ParserConfig
 from hsm_lib.train.instruction_parser import encode_examples, train_parser
@@ -44,6 +44,8 @@ NOTES = [
     "made; nothing was tuned on it. Second and first fresh sets: written the same way and each scored once blind "
     "(second: hybrid 91.6 % task, 76.4 % caption; first: 91.9 % and 79.4 %; git log -p reports/parser_accuracy.md); "
     "their misses were then read and the rules and the generator extended, so they are now development sets. "
+    "Fourth fresh set: written the same way after the third, and read at once (before the third was scored) to find "
+    "what the rules and the generator still missed: a development set from the start. "
     "First held-out set: written without reading the rules, not used to change them. Development set: the rules "
     "were tuned on it.",
     "Generated held-out: the training generator with an unseen seed, so the same forms (an in-distribution check). "
@@ -79,6 +81,7 @@ def corpus_cases(profile: str, limit: int = CORPUS_INSTRUCTIONS) -> list[tuple[s
 def evaluation_sets(profile: str, seed: int, generated: int) -> dict[str, list[tuple[str, str, str]]]:
     held_out_generated = [(g.text, g.task, g.caption) for g in generate(generated, seed=seed + 1_000_003)]
     return {"third fresh held-out (written blind; never tuned on)": load_cases(FRESH3),
+            "fourth fresh set (written blind, read before the third was scored: development)": load_cases(FRESH4),
             "second fresh set (blind at first scoring; since a development set)": load_cases(FRESH2),
             "first fresh set (blind at first scoring; since a development set)": load_cases(FRESH),
             "first held-out (written without reading the rules)": load_cases(HELD_OUT),

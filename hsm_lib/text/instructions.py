@@ -236,10 +236,12 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
     (r"^make (?P<c>.+?) the only (?:thing|sound)(?: (?:left|remaining|i hear|you hear))?$", "extraction"),
     (r"^[^,;.]+? (?:stays|can stay|remains|should stay|is fine)[,;.]? (?:but |and )?(?P<c>.+?) (?:goes|has to go|must go|can go|"
      r"is out|should go|needs to go)$", "removal"),
-    (r"^(?P<c>[^,;.]+?) (?:goes|has to go|must go|can go|is out|should go|needs to go)[,;.]? (?:but |and )?.+? (?:stays|can stay|"
+    (r"^(?P<c>[^,;.]+?) (?:goes|has to go|must go|can go|is out|should go|needs to go)[,;.]? (?:but |and )?(?!.*\bonly\b).+? (?:stays|can stay|"
      r"remains|should stay|is fine)$", "removal"),
+    (r"^(?:pull|pick|take|get|cut|yank) (?!out\b)(?P<c>.+?) out(?: of .+?)?,? (?:and )?(?:leave|keep) (?:the rest|everything else|"
+     r"all else|the others)$", "removal"),
     # "keep A, but lose B": the explicit removal of B (the rest of the recording, A included, stays)
-    (rf"^(?:keep hold of|hold on to|hang on to|hold onto|hang onto|keep|leave|preserve|retain|save) (?!only\b|just\b)[^,;]+?"
+    (rf"^(?:keep|leave|preserve|retain) (?!only\b|just\b|hold of\b)[^,;]+?"
      rf"(?:,? but|,? and|[,;]) (?:please )?(?:just )?(?:{_REMOVE}) (?!(?:out |off |away )?(?:{_EVERYTHING}|it|them)$)(?P<c>.+)$",
      "removal"),
     # a stem or version of only the sound
@@ -281,7 +283,7 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
 ]]
 # a second clause that starts over with another verb ("keep the piano but remove the drums")
 _SECOND_CLAUSE = re.compile(rf"(?:(?:,? (?:but|and then|then|and also|also|while you'?re at it)|[;,]) (?:please )?"
-                            rf"(?:{_REMOVE}|{_EXTRACT}|make|turn)"
+                            rf"(?:{_REMOVE}|{_EXTRACT}|make|turn|leave)"
                             rf"| and (?:please )?(?:{_alt_base(_REMOVE_VERBS)}|{_alt_base(_EXTRACT_VERBS)}))\b.*$")
 
 # Words after the sound that place it in the file or the user's project, or comment on it, rather than
@@ -311,6 +313,7 @@ _NOT_THE_SOUND = re.compile(
     r"can't|keep hearing)\b"
     r"|(?:that|which|who) (?:ruined|ruins|got into|gets into|keeps ruining|drives|is driving|makes|made|spoiled|"
     r"spoils|messed up|messes up|wrecked|wrecks|bugs|annoys|is ruining|ruin)\b"
+    r"|,? so (?:that )?(?:i|you|we|they|it|people|everyone|the \w+) (?:can|could|will|won'?t|don'?t|do not)\b"
     r")|, (?:which|it|they|this|that)(?:'s|'re| is| are| was| drives| keeps| ruins| makes| really| totally| just)\b"
     r"|\s+(?:\d+ (?:seconds?|secs?|minutes?|mins?) in)\b).*$")
 
