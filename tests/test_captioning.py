@@ -41,6 +41,15 @@ def test_decoder_learns_to_tell_features_apart_and_stops_at_the_end_token():
     assert all(len(c.split()) <= 3 for c in decoder.generate(features, max_tokens=3))
 
 
+def test_the_cached_greedy_decoding_gives_the_captions_of_the_full_recompute():
+    features = torch.randn(4, 6, generator=torch.Generator().manual_seed(1))
+    cfg = CaptionDecoderConfig(feature_dim=6, prefix_len=3, dim=32, layers=2, heads=2, max_tokens=12, dropout=0.0)
+    torch.manual_seed(1)
+    decoder = build_decoder(cfg, [c for caps in CAPTIONS for c in caps], features)   # untrained: long, varied captions
+    cached, full = decoder.generate(features), decoder.generate(features, use_cache=False)
+    assert cached == full and max(len(c.split()) for c in full) > 3
+
+
 def test_loss_ignores_padding():
     features = torch.randn(2, 4)
     cfg = CaptionDecoderConfig(feature_dim=4, prefix_len=1, dim=16, layers=1, heads=2, max_tokens=16, dropout=0.0)
@@ -107,7 +116,7 @@ def test_meteor_aggregate_computed_here_equals_the_scorers_own(meteor):
 
 
 def test_scores_rank_the_right_caption_above_a_wrong_one(meteor):
-    from hsm_lib.eval.captioning import compare, score_captions
+    from hsm_lib.eval.captioning import compare, score_captions, score_systems
 
     right = [r[0] for r in REFS[1:] + REFS[:1]]          # each clip's own first reference, shifted: wrong clip
     own = score_captions([r[1] for r in REFS], REFS, meteor, n_boot=200)
@@ -117,6 +126,11 @@ def test_scores_rank_the_right_caption_above_a_wrong_one(meteor):
     assert c["METEOR"].diff > 0 and c["CIDEr-D"].diff > 0
     with pytest.raises(ValueError, match="candidates"):
         score_captions(["a"], REFS, meteor)
+    # several systems with one tokenizer call score as each alone
+    both = score_systems({"own": [r[1] for r in REFS], "wrong": right}, REFS, meteor, n_boot=200)
+    for name, alone in (("own", own), ("wrong", wrong)):
+        assert float(both[name].meteor) == float(alone.meteor) and float(both[name].cider) == float(alone.cider)
+        np.testing.assert_array_equal(both[name].meteor_resampled, alone.meteor_resampled)
 
 
 def test_spice_is_reported_missing_unless_corenlp_is_there(tmp_path, monkeypatch):

@@ -178,3 +178,18 @@ def test_cli_parse(capsys):
     assert main(["parse", "   "]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "empty" in captured.err and captured.err.count("\n") == 1
+
+
+def test_a_refused_instruction_in_a_set_is_a_miss_not_a_crash():
+    from hsm_lib.eval.parser_eval import score_parser
+
+    score = score_parser(parse_rules, [("remove it", "removal", "the dog"), ("remove the dog", "removal", "the dog")])
+    assert score.task.tolist() == [0.0, 1.0] and score.caption.tolist() == [0.0, 1.0] and len(score.misses) == 1
+
+
+def test_a_reference_only_reading_is_its_own_error():
+    from hsm_lib.text.instructions import ReferenceOnlyError
+
+    with pytest.raises(ReferenceOnlyError):
+        parse_rules("extract it from the mix")
+    assert issubclass(ReferenceOnlyError, InstructionError)

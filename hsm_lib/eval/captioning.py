@@ -183,18 +183,36 @@ def resample_indices(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
 def score_captions(candidates: Sequence[str], references: Sequence[Sequence[str]], meteor: MeteorScorer,
                    n_boot: int = N_BOOT, seed: int = 0) -> CaptionScore:
     """Score one caption per clip against that clip's references (raw text: tokenised here)."""
-    from pycocoevalcap.cider.cider import Cider
+    return score_systems({"": candidates}, references, meteor, n_boot, seed)[""]
 
-    if len(candidates) != len(references) or not candidates:
-        raise ValueError(f"{len(candidates)} candidates for {len(references)} clips of references")
+
+def score_systems(systems: dict[str, Sequence[str]], references: Sequence[Sequence[str]], meteor: MeteorScorer,
+                  n_boot: int = N_BOOT, seed: int = 0) -> dict[str, CaptionScore]:
+    """Every system's captions (one per clip) scored against the same references, with one PTB
+    tokenizer call for all of them (the tokenizer reads each line on its own, so the tokens are
+    those of separate calls)."""
+    for candidates in systems.values():
+        if len(candidates) != len(references) or not candidates:
+            raise ValueError(f"{len(candidates)} candidates for {len(references)} clips of references")
     if any(not refs for refs in references):
         raise ValueError("every clip needs at least one reference caption")
-    flat = list(candidates) + [r for refs in references for r in refs]
-    tokens = ptb_tokenize(flat)
-    cand, pos, refs = tokens[: len(candidates)], len(candidates), []
+    tokens = ptb_tokenize([c for candidates in systems.values() for c in candidates]
+                          + [r for refs in references for r in refs])
+    pos, tokenised = 0, {}
+    for name, candidates in systems.items():
+        tokenised[name], pos = tokens[pos: pos + len(candidates)], pos + len(candidates)
+    refs = []
     for r in references:
         refs.append(tokens[pos: pos + len(r)])
         pos += len(r)
+    return {name: _score_tokens(cand, refs, meteor, n_boot, seed) for name, cand in tokenised.items()}
+
+
+def _score_tokens(cand: list[str], refs: list[list[str]], meteor: MeteorScorer, n_boot: int, seed: int) -> CaptionScore:
+    """Tokenised candidates [N] against tokenised references [N][k]: METEOR (corpus aggregate,
+    bootstrap interval recomputed from the scorer's statistics) and CIDEr-D (mean of clips)."""
+    from pycocoevalcap.cider.cider import Cider
+
     stats = [meteor.statistics(c, r) for c, r in zip(cand, refs)]
     corpus_meteor, meteor_clip = meteor.aggregate(stats)
     numbers = np.array([[float(x) for x in line.split()] for line in stats])

@@ -21,7 +21,7 @@ import numpy as np
 from hsm_lib.eval.stats import Estimate, bootstrap_ci
 from hsm_lib.reporting import write_table
 from hsm_lib.text.instruction_cases import token_f1
-from hsm_lib.text.instructions import Instruction
+from hsm_lib.text.instructions import Instruction, InstructionError
 
 CAPTION_F1 = 0.75
 Case = tuple[str, str, str]       # instruction, task, caption
@@ -38,8 +38,17 @@ class SetScore:
     learned_path: int | None = None     # hybrid only: how many instructions the learned parser decided
 
 
-def score_parser(parse: Callable[[str], Instruction], cases: Sequence[Case]) -> SetScore:
-    got = [parse(text) for text, _, _ in cases]
+def _answer(parse: Callable[[str], Instruction | None], text: str) -> Instruction:
+    """The parser's reading; a refusal (InstructionError, or no reading) of a set's instruction is a miss."""
+    try:
+        got = parse(text)
+    except InstructionError as e:
+        return Instruction("error", f"<{e}>")    # neither task nor caption can match: a miss  # type: ignore[arg-type]
+    return got if got is not None else Instruction("error", "<no reading>")  # type: ignore[arg-type]
+
+
+def score_parser(parse: Callable[[str], Instruction | None], cases: Sequence[Case]) -> SetScore:
+    got = [_answer(parse, text) for text, _, _ in cases]
     task = np.array([g.task == t for g, (_, t, _) in zip(got, cases)], float)
     caption = np.array([g.task == t and token_f1(g.caption, c) >= CAPTION_F1 for g, (_, t, c) in zip(got, cases)], float)
     exact = np.array([g.task == t and g.caption == c for g, (_, t, c) in zip(got, cases)], float)
@@ -50,7 +59,11 @@ def score_parser(parse: Callable[[str], Instruction], cases: Sequence[Case]) -> 
 
 def score_many(parse_many: Callable[[list[str]], list[Instruction]], cases: Sequence[Case]) -> SetScore:
     """:func:`score_parser` for a parser that reads a whole list at once (the learned one, batched)."""
-    answers = dict(zip([c[0] for c in cases], parse_many([c[0] for c in cases])))
+    texts = [c[0] for c in cases]
+    try:
+        answers = dict(zip(texts, parse_many(texts)))
+    except InstructionError:   # one refused instruction: read them one by one, the refused one a miss
+        return score_parser(lambda text: parse_many([text])[0], cases)
     return score_parser(lambda text: answers[text], cases)
 
 

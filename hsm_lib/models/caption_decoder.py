@@ -182,25 +182,34 @@ class CaptionDecoder(nn.Module):
         return F.cross_entropy(scored.reshape(-1, scored.shape[-1]), labels.reshape(-1), ignore_index=IGNORE)
 
     @torch.no_grad()
-    def generate(self, features: torch.Tensor, max_tokens: int | None = None) -> list[str]:
+    def generate(self, features: torch.Tensor, max_tokens: int | None = None, use_cache: bool = True) -> list[str]:
         """Greedy captions of features [B, C], each ending at the end token or at ``max_tokens``.
 
-        The whole sequence is run again at each step (no key/value cache): captions are a few
-        dozen tokens, and this keeps the code one plain forward pass."""
+        With ``use_cache`` GPT-2 keeps its keys and values, so each step reads one new token
+        (linear in the caption's length, which matters for the paper profile's 124M-parameter
+        GPT-2); without it the whole sequence is run again at each step (the reference the tests
+        compare against)."""
         was_training = self.training
         self.eval()
         max_tokens = max_tokens or self.cfg.max_tokens
-        embeds = self.prefix(features)
+        embeds = self.prefix(features)                       # [B, P, D]: the first step reads the prefix
+        step_in, past = embeds, None
         out = torch.empty(len(features), 0, dtype=torch.long, device=features.device)
         done = torch.zeros(len(features), dtype=torch.bool, device=features.device)
         for _ in range(max_tokens):
-            nxt = self.gpt(inputs_embeds=embeds).logits[:, -1].argmax(-1)
+            result = self.gpt(inputs_embeds=step_in, past_key_values=past, use_cache=use_cache)
+            nxt = result.logits[:, -1].argmax(-1)
             nxt = nxt.masked_fill(done, self.tokenizer.eos_id)
             out = torch.cat([out, nxt[:, None]], 1)
             done |= nxt == self.tokenizer.eos_id
             if bool(done.all()):
                 break
-            embeds = torch.cat([embeds, self.gpt.transformer.wte(nxt)[:, None]], 1)
+            new = self.gpt.transformer.wte(nxt)[:, None]      # [B, 1, D]
+            if use_cache:
+                step_in, past = new, result.past_key_values
+            else:
+                embeds = torch.cat([embeds, new], 1)
+                step_in = embeds
         self.train(was_training)
         return [self.tokenizer.decode(_until_end(row.tolist(), self.tokenizer.eos_id)) for row in out]
 

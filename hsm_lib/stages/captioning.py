@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 
 from hsm_lib import paths
 from hsm_lib.config import check_keys, from_section, profile_section
-from hsm_lib.eval.captioning import CaptionScore, MeteorScorer, compare, score_captions, spice_unavailable
+from hsm_lib.eval.captioning import CaptionScore, MeteorScorer, compare, score_systems, spice_unavailable
 from hsm_lib.features import FeatureStore
 from hsm_lib.models.caption_decoder import CaptionDecoder, CaptionDecoderConfig, build_decoder
 from hsm_lib.registry import load_model
@@ -178,7 +178,7 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Capt
     if ceiling is not None:
         captions["ceiling"] = ceiling
     with MeteorScorer() as meteor:
-        scores = {n: score_captions(c, references, meteor) for n, c in captions.items()}
+        scores = score_systems(captions, references, meteor)
     write_table6(scores, names, len(test.captions), P)
     examples = pd.DataFrame([{"test clip": test.ids[i], "references": " | ".join(test.captions[i]),
                               **{n: captions[n][i] for n in names}}

@@ -27,7 +27,8 @@ from hsm_lib.eval.parser_eval import SetScore, score_many, score_parser, write_p
 from hsm_lib.stages.common import loss_figure, n_parameters, saved
 from hsm_lib.text.instruction_cases import DEVELOPMENT, FRESH, FRESH2, FRESH3, FRESH4, HELD_OUT, load_cases
 from hsm_lib.text.instruction_generator import generate
-from hsm_lib.text.learned_parser import FrozenEncoder, HybridParser, LearnedParser, ParserConfig
+from hsm_lib.text.instructions import InstructionError
+from hsm_lib.text.learned_parser import Decision, FrozenEncoder, HybridParser, LearnedParser, ParserConfig
 from hsm_lib.train.instruction_parser import encode_examples, train_parser
 
 PARSER_FOLDER = "instruction_parser"
@@ -90,6 +91,21 @@ def evaluation_sets(profile: str, seed: int, generated: int) -> dict[str, list[t
             "corpus instructions (templates)": corpus_cases(profile)}
 
 
+def decide_each(hybrid: HybridParser, texts: list[str]) -> dict[str, Decision | None]:
+    """The hybrid's decision on each instruction, batched; None where it refuses one (a set's
+    instruction it reads as naming no sound: scored as a miss, not a crash)."""
+    try:
+        return dict(zip(texts, hybrid.decide_many(texts)))
+    except InstructionError:
+        out: dict[str, Decision | None] = {}
+        for text in texts:
+            try:
+                out[text] = hybrid.decide(text)
+            except InstructionError:
+                out[text] = None
+        return out
+
+
 def run(profile: str, params: dict | None = None, progress: bool = True) -> ParserResult:
     """Train the learned parser, save it, and score the three parsers on every set."""
     P = params if params is not None else profile_section("parser", profile)
@@ -106,10 +122,10 @@ def run(profile: str, params: dict | None = None, progress: bool = True) -> Pars
     scores: dict[str, dict[str, SetScore]] = {}
     sets = evaluation_sets(profile, P["seed"], P["generated_eval"])
     for name, cases in sets.items():
-        decisions = dict(zip([c[0] for c in cases], hybrid.decide_many([c[0] for c in cases])))
-        hybrid_score = score_parser(lambda text: decisions[text].instruction, cases)
-        hybrid_score.learned_path = sum(d.path == "learned" for d in decisions.values())
-        scores[name] = {"rules": score_parser(lambda text: decisions[text].rules, cases),   # read once, in decide_many
+        decisions = decide_each(hybrid, [c[0] for c in cases])
+        hybrid_score = score_parser(lambda text: decisions[text] and decisions[text].instruction, cases)
+        hybrid_score.learned_path = sum(d is not None and d.path == "learned" for d in decisions.values())
+        scores[name] = {"rules": score_parser(lambda text: decisions[text] and decisions[text].rules, cases),   # read once
                         "learned": score_many(learned.instructions, cases),
                         "hybrid (used)": hybrid_score}
     write_parser_table(scores, {k: len(v) for k, v in sets.items()}, NOTES)

@@ -29,6 +29,11 @@ class InstructionError(ValueError):
     """The instruction is empty, not text, or names no sound."""
 
 
+class ReferenceOnlyError(InstructionError):
+    """The rules found only a word that points at a sound ("it", "everything"), not the sound: a
+    reading the learned parser may still get right (the hybrid asks it)."""
+
+
 @dataclass(frozen=True)
 class Instruction:
     task: Task
@@ -255,7 +260,7 @@ _RULES: list[tuple[re.Pattern, Task]] = [(re.compile(p), t) for p, t in [
     # inversions
     (rf"^(?:{_REMOVE}|get rid of) {_EVERYTHING},? {_EXCEPT} (?P<c>.+)$", "extraction"),
     (rf"^(?:{_REMOVE}) (?:everything|all) (?:that is|that's) not (?P<c>.+)$", "extraction"),
-    (rf"^(?:keep|leave|preserve|retain|give me|let me hear|play|extract) {_EVERYTHING},? {_EXCEPT} (?P<c>.+)$", "removal"),
+    (rf"^(?:keep|leave|preserve|retain|give me|let me hear|play|extract|hear|listen to) {_EVERYTHING},? {_EXCEPT} (?P<c>.+)$", "removal"),
     (rf"^{_EVERYTHING},? {_EXCEPT} (?P<c>.+)$", "removal"),
     (rf"^(?:do not|don'?t|never) (?:{_REMOVE}) (?P<c>.+)$", "extraction"),
     (r"^(?:do not|don'?t|never) (?:keep|extract|isolate|include) (?P<c>.+)$", "removal"),
@@ -413,9 +418,9 @@ def _one_sure_sentence(text: str) -> tuple[Instruction, int] | None:
     return sure[0][0], sure[0][1]
 
 
-def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
-    """:func:`parse_rules`, and the index in ``_RULES`` of the rule that matched (None: no rule
-    matched, the whole instruction was read as a description of the sound)."""
+def check_instruction(text: object) -> str:
+    """The instruction normalised, without its openings and closings; an :class:`InstructionError`
+    when it is not text, empty, or only a task verb ("remove it")."""
     if not isinstance(text, str):
         raise InstructionError(f"an instruction must be text, got {type(text).__name__}")
     s = _strip_closings(_strip_openings(_normalise(text)))
@@ -423,6 +428,13 @@ def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
         raise InstructionError("the instruction is empty")
     if _BARE_VERB.match(s):
         raise InstructionError(f"the instruction names no sound: {text!r}")
+    return s
+
+
+def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
+    """:func:`parse_rules`, and the index in ``_RULES`` of the rule that matched (None: no rule
+    matched, the whole instruction was read as a description of the sound)."""
+    s = check_instruction(text)
     if _SENTENCE_BREAK.search(s):
         one = _one_sure_sentence(text)
         if one is not None:
@@ -437,7 +449,7 @@ def parse_rules_traced(text: str) -> tuple[Instruction, int | None]:
             elif caption:
                 return Instruction(task, caption), index
     if pronoun is not None:
-        raise InstructionError(f"the instruction names no sound ({pronoun!r} refers to nothing): {text!r}")
+        raise ReferenceOnlyError(f"the instruction names no sound ({pronoun!r} refers to nothing): {text!r}")
     caption = _clean_caption(s)  # a bare description asks for that sound
     if not caption:
         raise InstructionError(f"the instruction names no sound: {text!r}")

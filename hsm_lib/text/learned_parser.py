@@ -206,11 +206,11 @@ class LearnedParser:
         return self.parse_many([text])[0]
 
     def instructions(self, texts: list[str]) -> list["Instruction"]:
-        """The learned parser alone, as Instructions (validated by the rules' checks first)."""
-        from hsm_lib.text.instructions import Instruction, parse_rules
+        """The learned parser alone, as Instructions (validated first: text, not empty, not only a verb)."""
+        from hsm_lib.text.instructions import Instruction, check_instruction
 
         for t in texts:
-            parse_rules(t)
+            check_instruction(t)
         return [Instruction(r.task, r.caption) for r in self.parse_many(texts)]
 
     def save(self, folder: str | Path, extra: dict | None = None) -> Path:
@@ -236,7 +236,7 @@ class Decision:
     instruction: "Instruction"
     path: str
     reason: str          # why that path
-    rules: "Instruction"
+    rules: "Instruction | None"      # None: the rules found only a reference ("it", "everything")
     learned: ParseResult | None = None
 
     def to_dict(self) -> dict:
@@ -263,11 +263,18 @@ class HybridParser:
     def decide_many(self, texts: list[str]) -> list[Decision]:
         """:meth:`decide` for many instructions, the learned parser reading the unsure ones at once."""
         from hsm_lib.text.instruction_cases import token_f1
-        from hsm_lib.text.instructions import Instruction, parse_rules_traced, rules_unsure
+        from hsm_lib.text.instructions import Instruction, ReferenceOnlyError, parse_rules_traced, rules_unsure
 
-        traced = [parse_rules_traced(t) for t in texts]   # also the validation: empty, not text, names no sound
+        traced, errors = [], {}
+        for i, t in enumerate(texts):   # also the validation: empty, not text, names no sound
+            try:
+                traced.append(parse_rules_traced(t))
+            except ReferenceOnlyError as e:   # "hear everything except ..." read wrongly: ask the learned parser
+                traced.append((None, None))
+                errors[i] = e
         rules = [r for r, _ in traced]
-        why = [rules_unsure(t, tr) for t, tr in zip(texts, traced)]
+        why = [f"the rules found no sound ({errors[i]})" if i in errors else rules_unsure(t, tr)
+               for i, (t, tr) in enumerate(zip(texts, traced))]
         unsure = [i for i, w in enumerate(why) if w is not None]
         learned = dict(zip(unsure, self.learned.parse_many([texts[i] for i in unsure]))) if unsure else {}
         out = []
@@ -275,6 +282,8 @@ class HybridParser:
             if w is None:
                 out.append(Decision(r, "rules", "the rules matched cleanly", r))
             elif learned[i].caption in ("", "it", "this", "that", "them", "something", "everything"):
+                if i in errors:
+                    raise errors[i]
                 out.append(Decision(r, "rules", f"rules unsure ({w}), but the learned caption names nothing", r, learned[i]))
             elif (traced[i][1] is None and w.startswith("no rule matched:")
                   and token_f1(learned[i].caption, r.caption) >= BARE_AGREEMENT):
